@@ -1,0 +1,93 @@
+// Micro-benchmarks of the runtime and reactors (Google Benchmark; built, not run as tests):
+// a coroutine switch, spawn+finish, and a loopback ping-pong of 64-byte messages per backend.
+// Run: build/bench/echod_bench [--benchmark_filter=...]
+#include <benchmark/benchmark.h>
+
+#include "io/backend.hpp"
+#include "io/socket.hpp"
+#include "runtime/scheduler.hpp"
+
+namespace echod {
+namespace {
+
+using runtime::scheduler;
+
+std::unique_ptr<scheduler> make(io::backend_kind kind) {
+  return std::make_unique<scheduler>(io::make_reactor(kind));
+}
+
+// Two coroutines yielding to each other: each iteration is one switch into a coroutine and one
+// out (the scheduler sits between them), reported per switch.
+void coroutine_switch(benchmark::State& state) {
+  auto sched = make(io::backend_kind::epoll);
+  bool stop = false;
+  std::int64_t switches = 0;
+  for (int i = 0; i < 2; ++i) {
+    sched->spawn([&] {
+      while (!stop) {
+        ++switches;
+        runtime::this_coroutine::yield();
+      }
+    });
+  }
+  sched->spawn([&] {
+    for (auto _ : state) runtime::this_coroutine::yield();
+    stop = true;
+  });
+  sched->run();
+  state.SetItemsProcessed(switches);
+  // A yield is two switches (coroutine -> scheduler -> next coroutine).
+  state.counters["ns_per_switch"] = benchmark::Counter(
+      static_cast<double>(switches) * 2, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(coroutine_switch);
+
+void spawn_and_finish(benchmark::State& state) {
+  auto sched = make(io::backend_kind::epoll);
+  for (auto _ : state) {
+    sched->spawn([] {});
+    sched->run();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(spawn_and_finish);
+
+void loopback_ping_pong(benchmark::State& state, io::backend_kind kind) {
+  if (kind == io::backend_kind::io_uring && !io::probe_io_uring().usable) {
+    state.SkipWithError("io_uring unavailable");
+    return;
+  }
+  auto sched = make(kind);
+  sched->spawn([&] {
+    io::listener l = io::listener::open(*io::address::parse("127.0.0.1:0"));
+    io::stream client;
+    io::stream::connect(l.local_address(), client);
+    io::stream server;
+    l.accept(server);
+    client.set_nodelay(true);
+    server.set_nodelay(true);
+    scheduler::current()->spawn([&] {
+      char buf[64];
+      for (;;) {
+        const auto n = server.read_some(buf, sizeof buf);
+        if (n <= 0) return;
+        server.write_all(buf, static_cast<std::size_t>(n));
+      }
+    });
+    char msg[64] = {};
+    for (auto _ : state) {
+      client.write_all(msg, sizeof msg);
+      client.read_exact(msg, sizeof msg);
+    }
+    client.close();
+  });
+  sched->run();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK_CAPTURE(loopback_ping_pong, epoll, io::backend_kind::epoll)->UseRealTime();
+BENCHMARK_CAPTURE(loopback_ping_pong, io_uring, io::backend_kind::io_uring)->UseRealTime();
+
+}  // namespace
+}  // namespace echod
+
+BENCHMARK_MAIN();

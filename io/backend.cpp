@@ -1,0 +1,91 @@
+#include "io/backend.hpp"
+
+#include "io/reactor_epoll.hpp"
+#include "runtime/scheduler.hpp"
+#if ECHOD_HAVE_IO_URING
+#include "io/reactor_uring.hpp"
+#endif
+
+namespace echod::io {
+
+reactor& reactor::current() {
+  // Every scheduler that runs io/ code was built over a reactor (make_reactor).
+  return static_cast<reactor&>(runtime::scheduler::current()->io());
+}
+
+std::optional<backend_kind> parse_backend(std::string_view name) {
+  if (name == "auto") return backend_kind::automatic;
+  if (name == "io_uring") return backend_kind::io_uring;
+  if (name == "epoll") return backend_kind::epoll;
+  return std::nullopt;
+}
+
+const char* backend_name(backend_kind kind) {
+  switch (kind) {
+    case backend_kind::automatic:
+      return "auto";
+    case backend_kind::io_uring:
+      return "io_uring";
+    case backend_kind::epoll:
+      return "epoll";
+  }
+  return "?";
+}
+
+const io_uring_probe& probe_io_uring() {
+  static const io_uring_probe probe = [] {
+#if ECHOD_HAVE_IO_URING
+    return run_io_uring_probe();
+#else
+    io_uring_probe p;
+    p.reason = "built without io_uring (meson option io_uring=disabled or no liburing)";
+    return p;
+#endif
+  }();
+  return probe;
+}
+
+std::optional<backend_kind> resolve_backend(backend_kind requested, std::string* error) {
+  switch (requested) {
+    case backend_kind::epoll:
+      return backend_kind::epoll;
+    case backend_kind::automatic:
+      return probe_io_uring().usable ? backend_kind::io_uring : backend_kind::epoll;
+    case backend_kind::io_uring:
+      if (probe_io_uring().usable) return backend_kind::io_uring;
+      if (error != nullptr) {
+        *error = "backend \"io_uring\" is not available here: " + probe_io_uring().reason +
+                 " (use \"auto\" to fall back to epoll)";
+      }
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::string describe_backend(backend_kind resolved) {
+  if (resolved == backend_kind::io_uring) {
+    std::string text = "io_uring (";
+    const auto& features = probe_io_uring().features;
+    for (std::size_t i = 0; i < features.size(); ++i) text += (i ? " " : "") + features[i];
+    return text + ")";
+  }
+  const auto& probe = probe_io_uring();
+  return probe.usable ? "epoll" : "epoll (io_uring unavailable: " + probe.reason + ")";
+}
+
+std::unique_ptr<reactor> make_reactor(backend_kind resolved, const reactor_options& opts) {
+#if ECHOD_HAVE_IO_URING
+  if (resolved == backend_kind::io_uring) return make_uring_reactor(opts);
+#else
+  (void)opts;
+#endif
+  return make_epoll_reactor();
+}
+
+std::vector<backend_kind> available_backends() {
+  std::vector<backend_kind> out{backend_kind::epoll};
+  if (probe_io_uring().usable) out.push_back(backend_kind::io_uring);
+  return out;
+}
+
+}  // namespace echod::io

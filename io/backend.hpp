@@ -1,0 +1,49 @@
+// Choosing a reactor backend: "auto" takes io_uring when the probe passes (a kernel without it, or
+// a container whose seccomp profile blocks it, gets epoll); "io_uring" fails clearly when the
+// probe does not pass; "epoll" always works on Linux.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/reactor.hpp"
+
+namespace echod::io {
+
+enum class backend_kind { automatic, io_uring, epoll };
+
+std::optional<backend_kind> parse_backend(std::string_view name);  ///< "auto" | "io_uring" | "epoll"
+const char* backend_name(backend_kind kind);
+
+struct reactor_options {
+  unsigned ring_entries = 1024;  ///< io_uring submission queue size
+};
+
+/// What probing io_uring found: whether it can serve, why not, and what it offers.
+struct io_uring_probe {
+  bool compiled_in = false;
+  bool usable = false;
+  std::string reason;                 ///< why not usable, e.g. "io_uring_setup: Operation not permitted"
+  std::vector<std::string> features;  ///< e.g. "FAST_POLL", "DEFER_TASKRUN"
+};
+
+/// Creates a ring, checks features and opcodes, and tears it down. Cached after the first call.
+const io_uring_probe& probe_io_uring();
+
+/// The backend `requested` resolves to on this machine, or an error message (io_uring demanded but
+/// unusable) in `error`.
+std::optional<backend_kind> resolve_backend(backend_kind requested, std::string* error);
+
+/// A one-line description: "io_uring (FAST_POLL, NODROP, ...)" or "epoll (io_uring: <reason>)".
+std::string describe_backend(backend_kind resolved);
+
+/// A reactor of a resolved backend (not `automatic`). Throws std::system_error on setup failure.
+std::unique_ptr<reactor> make_reactor(backend_kind resolved, const reactor_options& opts = {});
+
+/// The backends usable here, for tests that run over each: epoll, and io_uring if it probes.
+std::vector<backend_kind> available_backends();
+
+}  // namespace echod::io

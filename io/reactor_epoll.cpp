@@ -1,0 +1,185 @@
+#include "io/reactor_epoll.hpp"
+
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "runtime/scheduler.hpp"
+
+namespace echod::io {
+namespace {
+
+using runtime::coroutine;
+using runtime::scheduler;
+using runtime::wake_reason;
+
+int from_wake(wake_reason why) {
+  switch (why) {
+    case wake_reason::woken:
+      return 0;
+    case wake_reason::timed_out:
+      return -ETIMEDOUT;
+    case wake_reason::cancelled:
+      return -ECANCELED;
+  }
+  return -EINVAL;
+}
+
+class epoll_reactor final : public reactor {
+ public:
+  epoll_reactor() {
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) {
+      ::close(epfd_);
+      throw std::system_error(errno, std::generic_category(), "eventfd");
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.fd = wake_fd_;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  }
+
+  ~epoll_reactor() override {
+    ::close(wake_fd_);
+    ::close(epfd_);
+  }
+
+  const char* name() const override { return "epoll"; }
+
+  int accept(int listen_fd, deadline until) override {
+    for (;;) {
+      const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) return fd;
+      const int e = errno;
+      // ECONNABORTED: the client gave up while queued; the next one may be fine.
+      if (e == EINTR || e == ECONNABORTED) continue;
+      if (e != EAGAIN) return -e;
+      if (const int r = wait(listen_fd, direction::read, until); r < 0) return r;
+      fds_[listen_fd].shared = true;
+    }
+  }
+
+  int connect(int fd, const sockaddr* to, socklen_t len, deadline until) override {
+    if (::connect(fd, to, len) == 0) return 0;
+    if (errno != EINPROGRESS && errno != EINTR) return -errno;
+    if (const int r = wait(fd, direction::write, until); r < 0) return r;
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) return -errno;
+    return -err;
+  }
+
+  io_result read_some(int fd, void* buf, std::size_t len, deadline until) override {
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf, len, 0);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) return -errno;
+      if (const int r = wait(fd, direction::read, until); r < 0) return r;
+    }
+  }
+
+  io_result write_some(int fd, const void* buf, std::size_t len, deadline until) override {
+    for (;;) {
+      // MSG_NOSIGNAL: a peer that went away is an -EPIPE result, not a process-killing SIGPIPE.
+      const ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) return -errno;
+      if (const int r = wait(fd, direction::write, until); r < 0) return r;
+    }
+  }
+
+  int wait_readable(int fd, deadline until) override {
+    // Edge-triggered readiness may already have been reported and consumed: ask the fd first.
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) > 0) return 0;
+    return wait(fd, direction::read, until);
+  }
+
+  void forget(int fd) override {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
+    // A listener's file is shared with other processes, so close() alone would leave it in our
+    // epoll set, reporting every new connection. Connections die with their last close().
+    if (fds_[fd].shared) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    fds_[fd] = {};
+  }
+
+  void poll(std::chrono::nanoseconds timeout) override {
+    epoll_event events[256];
+    timespec ts{};
+    const timespec* tsp = nullptr;
+    if (timeout.count() >= 0) {
+      ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+      tsp = &ts;
+    }
+    const int n = epoll_pwait2(epfd_, events, 256, tsp, nullptr);
+    if (n <= 0) return;  // EINTR or timeout
+    scheduler* sched = scheduler::current();
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_fd_) {
+        std::uint64_t drained;
+        while (::read(wake_fd_, &drained, sizeof drained) > 0) {
+        }
+        continue;
+      }
+      if (static_cast<std::size_t>(fd) >= fds_.size()) continue;
+      const std::uint32_t ev = events[i].events;
+      fd_state& st = fds_[fd];
+      // Errors and hang-ups wake both sides: the retried syscall reports what happened.
+      if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && st.reader) sched->wake(st.reader);
+      if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && st.writer) sched->wake(st.writer);
+    }
+  }
+
+  void interrupt() override {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t w = ::write(wake_fd_, &one, sizeof one);
+  }
+
+ private:
+  enum class direction { read, write };
+  struct fd_state {
+    coroutine* reader = nullptr;
+    coroutine* writer = nullptr;
+    bool registered = false;
+    bool shared = false;  ///< a listener: remove it from the set explicitly on forget()
+  };
+
+  int wait(int fd, direction dir, deadline until) {
+    scheduler* sched = scheduler::current();
+    coroutine* self = scheduler::current_coroutine();
+    if (sched->cancelled(self)) return -ECANCELED;
+    if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 64);
+    if (!fds_[fd].registered) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+      ev.data.fd = fd;
+      if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST) return -errno;
+      fds_[fd].registered = true;
+    }
+    (dir == direction::read ? fds_[fd].reader : fds_[fd].writer) = self;
+    const wake_reason why = sched->park(until);
+    // Index again: fds_ may have grown (and moved) while we were parked.
+    (dir == direction::read ? fds_[fd].reader : fds_[fd].writer) = nullptr;
+    return from_wake(why);
+  }
+
+  int epfd_ = -1;
+  int wake_fd_ = -1;
+  std::vector<fd_state> fds_;
+};
+
+}  // namespace
+
+std::unique_ptr<reactor> make_epoll_reactor() { return std::make_unique<epoll_reactor>(); }
+
+}  // namespace echod::io

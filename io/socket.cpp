@@ -1,0 +1,129 @@
+#include "io/socket.hpp"
+
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "runtime/scheduler.hpp"
+
+namespace echod::io {
+namespace {
+
+[[noreturn]] void throw_errno(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+int set_int_option(int fd, int level, int name, int value) {
+  return setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : -errno;
+}
+
+}  // namespace
+
+std::string error_text(io_result negative_errno) {
+  return std::strerror(static_cast<int>(-negative_errno));
+}
+
+socket_fd& socket_fd::operator=(socket_fd&& o) noexcept {
+  if (this != &o) {
+    close();
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+void socket_fd::close() {
+  if (fd_ < 0) return;
+  if (runtime::scheduler::current() != nullptr) reactor::current().forget(fd_);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+int stream::connect(const address& to, stream& out, deadline until, const address* source) {
+  const int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  socket_fd guard(fd);
+  if (source != nullptr) {
+    // Defer the port choice to connect(), where the kernel picks one unique for the 4-tuple:
+    // that is what lets several source addresses each use the whole ephemeral range.
+    set_int_option(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+    if (::bind(fd, source->get(), source->length) != 0) return -errno;
+  }
+  const int r = reactor::current().connect(fd, to.get(), to.length, until);
+  if (r < 0) return r;
+  out = stream(guard.release());
+  return 0;
+}
+
+io_result stream::read_some(void* buf, std::size_t len, deadline until) {
+  return reactor::current().read_some(fd(), buf, len, until);
+}
+
+io_result stream::read_exact(void* buf, std::size_t len, deadline until) {
+  std::size_t got = 0;
+  while (got < len) {
+    const io_result r = read_some(static_cast<char*>(buf) + got, len - got, until);
+    if (r < 0) return r;
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  return static_cast<io_result>(got);
+}
+
+io_result stream::write_some(const void* buf, std::size_t len, deadline until) {
+  return reactor::current().write_some(fd(), buf, len, until);
+}
+
+io_result stream::write_all(const void* buf, std::size_t len, deadline until) {
+  std::size_t sent = 0;
+  while (sent < len) {
+    const io_result r = write_some(static_cast<const char*>(buf) + sent, len - sent, until);
+    if (r < 0) return r;
+    sent += static_cast<std::size_t>(r);
+  }
+  return static_cast<io_result>(sent);
+}
+
+int stream::shutdown_write() { return ::shutdown(fd(), SHUT_WR) == 0 ? 0 : -errno; }
+int stream::set_nodelay(bool on) { return set_int_option(fd(), IPPROTO_TCP, TCP_NODELAY, on); }
+int stream::set_send_buffer(int bytes) { return set_int_option(fd(), SOL_SOCKET, SO_SNDBUF, bytes); }
+int stream::set_receive_buffer(int bytes) {
+  return set_int_option(fd(), SOL_SOCKET, SO_RCVBUF, bytes);
+}
+
+int stream::set_reset_on_close() {
+  const linger l{1, 0};
+  return setsockopt(fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0 ? 0 : -errno;
+}
+
+listener listener::open(const address& at, const listen_options& opts) {
+  const std::string where = at.to_string();
+  const int fd = ::socket(at.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw_errno("socket " + where);
+  listener l(fd);
+  // SO_REUSEADDR: a restarted echod can bind while old connections sit in TIME_WAIT.
+  set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+  if (opts.reuse_port && set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) {
+    throw_errno("setsockopt SO_REUSEPORT " + where);
+  }
+  if (at.family() == AF_INET6) set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only);
+  if (::bind(fd, at.get(), at.length) != 0) throw_errno("bind " + where);
+  if (::listen(fd, opts.backlog) != 0) throw_errno("listen " + where);
+  return l;
+}
+
+int listener::accept(stream& out, deadline until) {
+  const int fd = reactor::current().accept(this->fd(), until);
+  if (fd < 0) return fd;
+  out = stream(fd);
+  return 0;
+}
+
+address listener::local_address() const {
+  auto a = address::local_of(fd());
+  return a ? *a : address{};
+}
+
+}  // namespace echod::io

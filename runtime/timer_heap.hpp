@@ -1,0 +1,34 @@
+// A min-heap of parked coroutines ordered by deadline, with O(log n) removal: each coroutine has at
+// most one deadline and remembers its slot, so a wait that ends early costs no stale entry.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "runtime/clock.hpp"
+
+namespace echod::runtime {
+
+class coroutine;
+
+class timer_heap {
+ public:
+  void push(coroutine* c, deadline when);
+  void remove(coroutine* c);  ///< no-op if `c` has no deadline queued
+  bool empty() const { return heap_.empty(); }
+  std::size_t size() const { return heap_.size(); }
+  deadline earliest() const { return heap_.front().when; }
+  coroutine* pop();  ///< removes and returns the coroutine with the earliest deadline
+
+ private:
+  struct entry {
+    deadline when;
+    coroutine* c;
+  };
+  void place(std::size_t i, entry e);
+  void sift_up(std::size_t i);
+  void sift_down(std::size_t i);
+  std::vector<entry> heap_;
+};
+
+}  // namespace echod::runtime

@@ -1,0 +1,56 @@
+// Address parsing and formatting, and backend names and resolution.
+#include "io/address.hpp"
+
+#include <gtest/gtest.h>
+
+#include "io/backend.hpp"
+
+namespace echod::io {
+namespace {
+
+TEST(address, parses_and_formats_ipv4_ipv6_and_shorthands) {
+  EXPECT_EQ(address::parse("127.0.0.1:7007")->to_string(), "127.0.0.1:7007");
+  EXPECT_EQ(address::parse("[::1]:80")->to_string(), "[::1]:80");
+  EXPECT_EQ(address::parse(":7007")->to_string(), "0.0.0.0:7007");
+  EXPECT_EQ(address::parse("*:1")->to_string(), "0.0.0.0:1");
+  EXPECT_EQ(address::parse("localhost:9")->to_string(), "127.0.0.1:9");
+  EXPECT_EQ(address::parse("[::]:0")->port(), 0);
+}
+
+TEST(address, rejects_bad_input_and_says_why) {
+  std::string why;
+  EXPECT_FALSE(address::parse("127.0.0.1", &why));
+  EXPECT_NE(why.find("host:port"), std::string::npos) << why;
+  EXPECT_FALSE(address::parse("127.0.0.1:65536", &why));
+  EXPECT_NE(why.find("bad port"), std::string::npos) << why;
+  EXPECT_FALSE(address::parse("1.2.3:80", &why));
+  EXPECT_FALSE(address::parse("::1:80", &why));  // IPv6 needs brackets
+  EXPECT_NE(why.find("brackets"), std::string::npos) << why;
+  EXPECT_FALSE(address::parse("[zz]:80", &why));
+  EXPECT_FALSE(address::parse("host:", &why));
+}
+
+TEST(backend, names_parse_and_resolution_is_consistent_with_the_probe) {
+  EXPECT_EQ(parse_backend("auto"), backend_kind::automatic);
+  EXPECT_EQ(parse_backend("io_uring"), backend_kind::io_uring);
+  EXPECT_EQ(parse_backend("epoll"), backend_kind::epoll);
+  EXPECT_FALSE(parse_backend("kqueue"));
+  EXPECT_EQ(resolve_backend(backend_kind::epoll, nullptr), backend_kind::epoll);
+  const auto& probe = probe_io_uring();
+  std::string error;
+  const auto forced = resolve_backend(backend_kind::io_uring, &error);
+  const auto automatic = resolve_backend(backend_kind::automatic, nullptr);
+  if (probe.usable) {
+    EXPECT_EQ(forced, backend_kind::io_uring);
+    EXPECT_EQ(automatic, backend_kind::io_uring);
+    EXPECT_NE(describe_backend(backend_kind::io_uring).find("io_uring ("), std::string::npos);
+  } else {
+    EXPECT_FALSE(forced);
+    EXPECT_NE(error.find("not available"), std::string::npos) << error;
+    EXPECT_EQ(automatic, backend_kind::epoll);
+    EXPECT_FALSE(probe.reason.empty());
+  }
+}
+
+}  // namespace
+}  // namespace echod::io

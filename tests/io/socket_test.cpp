@@ -1,0 +1,308 @@
+// The socket contract over each backend, on real loopback sockets: accept/connect/read/write,
+// deadlines, cancellation, short writes through a tiny send buffer, peer close and reset,
+// refused connects, address-in-use errors, IPv6, and many concurrent connections.
+#include "io/socket.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <numeric>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "backend_param.hpp"
+#include "runtime/scheduler.hpp"
+
+namespace echod::io {
+namespace {
+
+using namespace std::chrono_literals;
+using runtime::clock;
+using runtime::coroutine;
+using runtime::scheduler;
+
+class socket_test : public testing::backend_test {
+ protected:
+  static address loopback(const char* text = "127.0.0.1:0") { return *address::parse(text); }
+};
+
+TEST_P(socket_test, accept_connect_read_write_round_trip) {
+  std::string received;
+  std::string reply;
+  run([&] {
+    listener l = listener::open(loopback());
+    const address at = l.local_address();
+    scheduler::current()->spawn([&] {
+      stream conn;
+      ASSERT_EQ(l.accept(conn), 0);
+      char buf[64];
+      const io_result n = conn.read_some(buf, sizeof buf);
+      ASSERT_GT(n, 0);
+      received.assign(buf, static_cast<std::size_t>(n));
+      ASSERT_EQ(conn.write_all("pong", 4), 4);
+    });
+    stream client;
+    ASSERT_EQ(stream::connect(at, client), 0);
+    ASSERT_EQ(client.write_all("ping", 4), 4);
+    char buf[4];
+    ASSERT_EQ(client.read_exact(buf, 4), 4);
+    reply.assign(buf, 4);
+  });
+  EXPECT_EQ(received, "ping");
+  EXPECT_EQ(reply, "pong");
+}
+
+TEST_P(socket_test, read_deadline_times_out_and_the_stream_stays_usable) {
+  io_result first = 0;
+  std::string later;
+  run([&] {
+    listener l = listener::open(loopback());
+    stream client;
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    stream server;
+    ASSERT_EQ(l.accept(server), 0);
+    char buf[16];
+    const auto start = clock::now();
+    first = server.read_some(buf, sizeof buf, start + 30ms);
+    EXPECT_GE(clock::now() - start, 30ms);
+    ASSERT_EQ(client.write_all("after", 5), 5);
+    const io_result n = server.read_exact(buf, 5, clock::now() + 5s);
+    ASSERT_EQ(n, 5);
+    later.assign(buf, 5);
+  });
+  EXPECT_EQ(first, -ETIMEDOUT);
+  EXPECT_EQ(later, "after");
+}
+
+TEST_P(socket_test, cancel_ends_a_blocked_read_and_later_io_refuses_to_start) {
+  io_result blocked = 0;
+  io_result after = 0;
+  listener l;
+  stream client;
+  stream server;
+  run([&] {
+    l = listener::open(loopback());
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    ASSERT_EQ(l.accept(server), 0);
+    coroutine* reader = scheduler::current()->spawn([&] {
+      char buf[16];
+      blocked = server.read_some(buf, sizeof buf);
+      after = server.read_some(buf, sizeof buf);
+    });
+    runtime::this_coroutine::sleep_for(10ms);
+    scheduler::current()->cancel(reader);
+  });
+  EXPECT_EQ(blocked, -ECANCELED);
+  EXPECT_EQ(after, -ECANCELED);
+}
+
+TEST_P(socket_test, cancel_ends_a_blocked_accept) {
+  int result = 0;
+  run([&] {
+    listener l = listener::open(loopback());
+    coroutine* acceptor = scheduler::current()->spawn([&] {
+      stream s;
+      result = l.accept(s);
+    });
+    runtime::this_coroutine::sleep_for(5ms);
+    scheduler::current()->cancel(acceptor);
+  });
+  EXPECT_EQ(result, -ECANCELED);
+}
+
+TEST_P(socket_test, eight_mib_through_a_tiny_send_buffer_arrive_intact) {
+  constexpr std::size_t total = 8u << 20;
+  std::vector<unsigned char> payload(total);
+  for (std::size_t i = 0; i < total; ++i) payload[i] = static_cast<unsigned char>(i * 131 + 7);
+  std::vector<unsigned char> got;
+  io_result written = 0;
+  run([&] {
+    listener l = listener::open(loopback());
+    stream client;
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    stream server;
+    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_EQ(client.set_send_buffer(4096), 0);  // forces many short writes
+    scheduler::current()->spawn([&] {
+      written = client.write_all(payload.data(), payload.size());
+      client.shutdown_write();
+    });
+    std::vector<unsigned char> buf(3000);
+    for (;;) {
+      const io_result n = server.read_some(buf.data(), buf.size());
+      ASSERT_GE(n, 0);
+      if (n == 0) break;
+      got.insert(got.end(), buf.begin(), buf.begin() + n);
+    }
+  });
+  EXPECT_EQ(written, static_cast<io_result>(total));
+  EXPECT_TRUE(got == payload);
+}
+
+TEST_P(socket_test, peer_close_reads_as_end_of_stream) {
+  io_result n = -1;
+  run([&] {
+    listener l = listener::open(loopback());
+    stream client;
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    stream server;
+    ASSERT_EQ(l.accept(server), 0);
+    scheduler::current()->spawn([&] {
+      runtime::this_coroutine::sleep_for(5ms);
+      client.close();
+    });
+    char buf[8];
+    n = server.read_some(buf, sizeof buf);
+  });
+  EXPECT_EQ(n, 0);
+}
+
+TEST_P(socket_test, peer_reset_reads_as_econnreset_and_writes_fail) {
+  io_result read_result = 0;
+  io_result write_result = 0;
+  run([&] {
+    listener l = listener::open(loopback());
+    stream client;
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    stream server;
+    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_EQ(client.set_reset_on_close(), 0);
+    client.close();
+    char buf[8];
+    read_result = server.read_some(buf, sizeof buf);
+    std::vector<char> big(1 << 20, 'x');
+    write_result = server.write_all(big.data(), big.size());
+  });
+  EXPECT_EQ(read_result, -ECONNRESET);
+  EXPECT_TRUE(write_result == -EPIPE || write_result == -ECONNRESET) << write_result;
+}
+
+TEST_P(socket_test, connect_to_a_closed_port_is_refused) {
+  int result = 0;
+  run([&] {
+    address at;
+    {
+      listener l = listener::open(loopback());
+      at = l.local_address();
+    }  // closed: nothing listens there now
+    stream s;
+    result = stream::connect(at, s, clock::now() + 5s);
+  });
+  EXPECT_EQ(result, -ECONNREFUSED);
+}
+
+TEST_P(socket_test, binding_a_used_port_names_the_call_and_the_address) {
+  run([&] {
+    listener first = listener::open(loopback());
+    const address at = first.local_address();
+    try {
+      listener::open(at);
+      FAIL() << "second bind succeeded";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), EADDRINUSE);
+      EXPECT_NE(std::string(e.what()).find("bind " + at.to_string()), std::string::npos)
+          << e.what();
+    }
+  });
+}
+
+TEST_P(socket_test, reuse_port_lets_two_listeners_share_a_port) {
+  run([&] {
+    listen_options opts;
+    opts.reuse_port = true;
+    listener a = listener::open(loopback(), opts);
+    listener b = listener::open(a.local_address(), opts);
+    EXPECT_EQ(a.local_address().port(), b.local_address().port());
+  });
+}
+
+TEST_P(socket_test, ipv6_loopback_round_trip) {
+  bool have_v6 = true;
+  std::string reply;
+  run([&] {
+    listener l;
+    try {
+      l = listener::open(loopback("[::1]:0"));
+    } catch (const std::system_error&) {
+      have_v6 = false;
+      return;
+    }
+    scheduler::current()->spawn([&] {
+      stream conn;
+      ASSERT_EQ(l.accept(conn), 0);
+      ASSERT_EQ(conn.write_all("v6", 2), 2);
+    });
+    stream client;
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    char buf[2];
+    ASSERT_EQ(client.read_exact(buf, 2), 2);
+    reply.assign(buf, 2);
+  });
+  if (!have_v6) GTEST_SKIP() << "no IPv6 loopback here";
+  EXPECT_EQ(reply, "v6");
+}
+
+TEST_P(socket_test, wait_readable_on_a_pipe) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  int result = -1;
+  run([&] {
+    scheduler::current()->spawn([&] {
+      runtime::this_coroutine::sleep_for(5ms);
+      ASSERT_EQ(write(fds[1], "x", 1), 1);
+    });
+    result = reactor::current().wait_readable(fds[0], clock::now() + 5s);
+  });
+  EXPECT_EQ(result, 0);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_P(socket_test, a_thousand_concurrent_echo_connections) {
+  constexpr int connections = 1000;
+  int verified = 0;
+  listener l;  // outlives the coroutine that opens it: the acceptor still uses it
+  run([&] {
+    l = listener::open(loopback(), listen_options{.backlog = 2048});
+    const address at = l.local_address();
+    scheduler::current()->spawn([&] {
+      for (int i = 0; i < connections; ++i) {
+        auto conn = std::make_shared<stream>();
+        ASSERT_EQ(l.accept(*conn), 0);
+        scheduler::current()->spawn([conn] {
+          char buf[256];
+          for (;;) {
+            const io_result n = conn->read_some(buf, sizeof buf);
+            if (n <= 0) return;
+            if (conn->write_all(buf, static_cast<std::size_t>(n)) < 0) return;
+          }
+        });
+      }
+    });
+    for (int i = 0; i < connections; ++i) {
+      scheduler::current()->spawn([&, i] {
+        stream s;
+        ASSERT_EQ(stream::connect(at, s, clock::now() + 10s), 0);
+        const std::string msg = "connection " + std::to_string(i);
+        for (int round = 0; round < 3; ++round) {
+          ASSERT_EQ(s.write_all(msg.data(), msg.size()), static_cast<io_result>(msg.size()));
+          std::string back(msg.size(), '\0');
+          ASSERT_EQ(s.read_exact(back.data(), back.size(), clock::now() + 10s),
+                    static_cast<io_result>(msg.size()));
+          ASSERT_EQ(back, msg);
+        }
+        ++verified;
+      });
+    }
+  });
+  EXPECT_EQ(verified, connections);
+}
+
+ECHOD_INSTANTIATE_BACKENDS(socket_test);
+
+}  // namespace
+}  // namespace echod::io

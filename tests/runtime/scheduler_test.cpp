@@ -1,0 +1,280 @@
+// The scheduler's contract, over each backend: order, parking, deadlines, cancellation,
+// exceptions, teardown, scale, and cross-thread posts.
+#include "runtime/scheduler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "backend_param.hpp"
+#include "runtime/scheduler_pool.hpp"
+
+namespace echod::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::backend_test;
+
+class scheduler_test : public backend_test {};
+
+TEST_P(scheduler_test, spawned_coroutines_run_in_fifo_order_and_yield_interleaves) {
+  std::vector<int> trace;
+  auto sched = make_scheduler();
+  for (int id = 0; id < 3; ++id) {
+    sched->spawn([&, id] {
+      trace.push_back(id);
+      this_coroutine::yield();
+      trace.push_back(10 + id);
+    });
+  }
+  sched->run();
+  EXPECT_EQ(trace, (std::vector<int>{0, 1, 2, 10, 11, 12}));
+  EXPECT_EQ(sched->live(), 0u);
+}
+
+TEST_P(scheduler_test, park_returns_woken_when_another_coroutine_wakes_it) {
+  auto sched = make_scheduler();
+  coroutine* sleeper = nullptr;
+  wake_reason seen = wake_reason::timed_out;
+  sleeper = sched->spawn([&] { seen = this_coroutine::park(); });
+  sched->spawn([&] { scheduler::current()->wake(sleeper); });
+  sched->run();
+  EXPECT_EQ(seen, wake_reason::woken);
+}
+
+TEST_P(scheduler_test, park_with_deadline_times_out_not_before_the_deadline) {
+  wake_reason seen = wake_reason::woken;
+  clock::duration waited{};
+  run([&] {
+    const auto start = clock::now();
+    seen = this_coroutine::park(start + 20ms);
+    waited = clock::now() - start;
+  });
+  EXPECT_EQ(seen, wake_reason::timed_out);
+  EXPECT_GE(waited, 20ms);
+}
+
+TEST_P(scheduler_test, wake_before_deadline_removes_the_timer) {
+  auto sched = make_scheduler();
+  coroutine* sleeper = nullptr;
+  std::vector<wake_reason> seen;
+  sleeper = sched->spawn([&] {
+    seen.push_back(this_coroutine::park(clock::now() + 50ms));
+    // Parked again with no deadline: the first timer must not fire into this wait.
+    seen.push_back(this_coroutine::park(clock::now() + 200ms));
+  });
+  sched->spawn([&] {
+    scheduler::current()->wake(sleeper);
+    this_coroutine::sleep_for(100ms);
+    scheduler::current()->wake(sleeper);
+  });
+  sched->run();
+  EXPECT_EQ(seen, (std::vector<wake_reason>{wake_reason::woken, wake_reason::woken}));
+}
+
+TEST_P(scheduler_test, cancel_wakes_a_parked_coroutine_and_sticks) {
+  auto sched = make_scheduler();
+  wake_reason first = wake_reason::woken;
+  bool cancelled_after = false;
+  coroutine* victim = sched->spawn([&] {
+    first = this_coroutine::park();
+    cancelled_after = this_coroutine::cancelled();
+  });
+  sched->spawn([&] { scheduler::current()->cancel(victim); });
+  sched->run();
+  EXPECT_EQ(first, wake_reason::cancelled);
+  EXPECT_TRUE(cancelled_after);
+}
+
+TEST_P(scheduler_test, cancel_before_park_makes_the_next_park_return_at_once) {
+  auto sched = make_scheduler();
+  wake_reason seen = wake_reason::woken;
+  coroutine* victim = sched->spawn([&] {
+    this_coroutine::yield();  // the cancel lands while we are ready, not parked
+    seen = this_coroutine::park();
+  });
+  sched->spawn([&] { scheduler::current()->cancel(victim); });
+  sched->run();
+  EXPECT_EQ(seen, wake_reason::cancelled);
+}
+
+TEST_P(scheduler_test, sleep_for_many_coroutines_wakes_them_in_deadline_order) {
+  std::vector<int> order;
+  auto sched = make_scheduler();
+  for (int ms : {30, 10, 20}) {
+    sched->spawn([&, ms] {
+      this_coroutine::sleep_for(std::chrono::milliseconds(ms));
+      order.push_back(ms);
+    });
+  }
+  sched->run();
+  EXPECT_EQ(order, (std::vector<int>{10, 20, 30}));
+}
+
+TEST_P(scheduler_test, an_exception_ends_only_its_own_coroutine) {
+  std::vector<std::string> reported;
+  scheduler::options opts;
+  opts.on_uncaught_exception = [&](std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      reported.push_back(ex.what());
+    }
+  };
+  auto sched = make_scheduler(opts);
+  bool other_finished = false;
+  sched->spawn([] {
+    this_coroutine::yield();
+    throw std::runtime_error("boom");
+  });
+  sched->spawn([&] {
+    this_coroutine::sleep_for(5ms);
+    other_finished = true;
+  });
+  sched->run();
+  EXPECT_TRUE(other_finished);
+  EXPECT_EQ(reported, std::vector<std::string>{"boom"});
+  EXPECT_EQ(sched->uncaught_exceptions(), 1u);
+}
+
+struct counted {
+  int* count;
+  explicit counted(int* c) : count(c) {}
+  ~counted() { ++*count; }
+  counted(const counted&) = delete;
+  counted& operator=(const counted&) = delete;
+};
+
+TEST_P(scheduler_test, destroying_the_scheduler_unwinds_suspended_coroutines) {
+  int destroyed = 0;
+  int reached_end = 0;
+  bool swallowed = false;
+  int never_started = 0;
+  {
+    auto sched = make_scheduler();
+    for (int i = 0; i < 3; ++i) {
+      sched->spawn([&] {
+        counted guard(&destroyed);
+        try {
+          // Deaf to cancellation: parks again, so only a forced unwind can end it.
+          for (;;) this_coroutine::park();
+        } catch (const std::exception&) {
+          swallowed = true;  // forced_unwind is no std::exception: it must pass through
+        }
+        ++reached_end;
+      });
+    }
+    EXPECT_EQ(sched->run_until_idle(), 3u);
+    sched->spawn([&] { ++never_started; });  // destroyed before it ever runs
+  }
+  EXPECT_EQ(destroyed, 3);
+  EXPECT_EQ(reached_end, 0);
+  EXPECT_FALSE(swallowed);
+  EXPECT_EQ(never_started, 0);
+}
+
+TEST_P(scheduler_test, destroying_the_scheduler_lets_cancellable_coroutines_finish) {
+  int finished = 0;
+  {
+    auto sched = make_scheduler();
+    for (int i = 0; i < 100; ++i) {
+      sched->spawn([&] {
+        if (this_coroutine::sleep_for(1h) == wake_reason::cancelled) ++finished;
+      });
+    }
+    EXPECT_EQ(sched->run_until_idle(), 100u);
+  }
+  EXPECT_EQ(finished, 100);
+}
+
+TEST_P(scheduler_test, ten_thousand_coroutines_on_one_thread) {
+  constexpr int count = 10'000;
+  int done = 0;
+  std::mt19937 rng(7);
+  scheduler::options opts;
+  opts.stack_size = 32 * 1024;
+  auto sched = make_scheduler(opts);
+  std::vector<coroutine*> parked;
+  for (int i = 0; i < count; ++i) {
+    const auto nap = std::chrono::microseconds(rng() % 20'000);
+    parked.push_back(sched->spawn([&, nap] {
+      this_coroutine::sleep_for(nap);
+      this_coroutine::yield();
+      if (this_coroutine::park() == wake_reason::woken) ++done;
+    }));
+  }
+  EXPECT_EQ(sched->run_until_idle(), static_cast<std::size_t>(count));  // timers still pending
+  sched->spawn([&] {
+    // Wait until everyone is parked for good (their sleeps are at most 20 ms), then wake all.
+    this_coroutine::sleep_for(std::chrono::milliseconds(50));
+    for (coroutine* c : parked) scheduler::current()->wake(c);
+  });
+  sched->run();
+  EXPECT_EQ(done, count);
+}
+
+TEST_P(scheduler_test, post_from_another_thread_wakes_a_sleeping_loop) {
+  auto sched = make_scheduler();
+  coroutine* waiter = nullptr;
+  wake_reason seen = wake_reason::timed_out;
+  waiter = sched->spawn([&] { seen = this_coroutine::park(clock::now() + 10s); });
+  std::thread poster([&] {
+    std::this_thread::sleep_for(20ms);  // the loop is blocked in its poller by now
+    sched->post([&] { scheduler::current()->wake(waiter); });
+  });
+  const auto start = clock::now();
+  sched->run();
+  poster.join();
+  EXPECT_EQ(seen, wake_reason::woken);
+  EXPECT_LT(clock::now() - start, 5s);
+}
+
+TEST_P(scheduler_test, pool_runs_one_scheduler_per_thread_and_stops_from_outside) {
+  scheduler_pool::options opts;
+  opts.threads = 3;
+  opts.thread_name = "pooltest";
+  std::atomic<int> started{0};
+  std::atomic<int> cancelled{0};
+  const auto backend = GetParam();
+  {
+    scheduler_pool pool(
+        opts, [backend](std::size_t) { return io::make_reactor(backend); },
+        [&](scheduler& s, std::size_t) {
+          s.spawn([&] {
+            ++started;
+            if (this_coroutine::sleep_for(1h) == wake_reason::cancelled) ++cancelled;
+          });
+        });
+    while (started.load() < 3) std::this_thread::sleep_for(1ms);
+    pool.stop();
+    pool.join();
+    EXPECT_TRUE(pool.errors().empty());
+  }
+  EXPECT_EQ(cancelled.load(), 3);
+}
+
+TEST_P(scheduler_test, pool_reports_a_thread_that_fails_to_start) {
+  scheduler_pool::options opts;
+  opts.threads = 2;
+  scheduler_pool pool(
+      opts,
+      [](std::size_t i) -> std::unique_ptr<poller> {
+        if (i == 1) throw std::runtime_error("no ring for you");
+        return io::make_reactor(io::backend_kind::epoll);
+      },
+      [](scheduler&, std::size_t) {});
+  pool.join();
+  EXPECT_EQ(pool.errors(), std::vector<std::string>{"thread 1: no ring for you"});
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, scheduler_test,
+                         ::testing::Values(io::backend_kind::epoll, io::backend_kind::io_uring),
+                         testing::backend_param_name);
+
+}  // namespace
+}  // namespace echod::runtime
