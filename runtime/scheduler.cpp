@@ -118,7 +118,10 @@ void scheduler::entry(coroutine* c) {
   try {
     c->body_();
   } catch (const ctx::detail::forced_unwind&) {
-    throw;  // the scheduler is destroying this coroutine: let Boost.Context finish the unwind
+    // The scheduler is destroying this coroutine: our frames are gone, Boost.Context now jumps
+    // back to the scheduler. Never swallowed.
+    fiber_switch::start(nullptr, host_stack_bottom_, host_stack_size_);
+    throw;
   } catch (...) {
     ++uncaught_;
     opts_.on_uncaught_exception(std::current_exception());

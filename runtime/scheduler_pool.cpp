@@ -38,6 +38,19 @@ void pin_thread(const std::vector<int>& cpus, std::size_t index) {
 
 scheduler_pool::scheduler_pool(options opts, poller_factory make_poller, thread_main main) {
   for (std::size_t i = 0; i < opts.threads; ++i) slots_.push_back(std::make_unique<slot>());
+  try {
+    start_threads(opts, make_poller, main);
+  } catch (...) {
+    // A thread that could not be created (EAGAIN: process or memory limits) must not leave the
+    // ones already running joinable: destroying a joinable std::thread calls std::terminate.
+    stop();
+    join();
+    throw;
+  }
+}
+
+void scheduler_pool::start_threads(const options& opts, const poller_factory& make_poller,
+                                   const thread_main& main) {
   for (std::size_t i = 0; i < opts.threads; ++i) {
     threads_.emplace_back([this, i, opts, make_poller, main] {
       slot& me = *slots_[i];

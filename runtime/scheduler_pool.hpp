@@ -28,6 +28,8 @@ class scheduler_pool {
     std::vector<int> cpus;              ///< pin thread i to cpus[i % size]; empty: no pinning
   };
 
+  /// Starts the threads. If one cannot be created, cancels and joins those already started, then
+  /// rethrows (std::system_error): a pool is either fully started or not at all.
   scheduler_pool(options opts, poller_factory make_poller, thread_main main);
   /// Joins (it does not stop: call stop() or arrange for the coroutines to finish first).
   ~scheduler_pool();
@@ -45,6 +47,8 @@ class scheduler_pool {
 
  private:
   struct slot;
+  void start_threads(const options& opts, const poller_factory& make_poller,
+                     const thread_main& main);
   std::vector<std::unique_ptr<slot>> slots_;
   std::vector<std::thread> threads_;
 };

@@ -5,12 +5,31 @@
 
 #include <new>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace echod::runtime {
 namespace {
 
 std::size_t page_size() {
   static const std::size_t size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   return size;
+}
+
+// Frames that ran on a stack leave ASan poison in its shadow; cleared before the memory is reused
+// by another coroutine or, once unmapped, by any other mapping (an io_uring ring, say).
+void forget_old_frames(const stack_span& s) {
+#if defined(__SANITIZE_ADDRESS__)
+  __asan_unpoison_memory_region(s.base, s.size);
+#else
+  (void)s;
+#endif
+}
+
+void unmap(const stack_span& s) {
+  forget_old_frames(s);
+  munmap(static_cast<char*>(s.base) - page_size(), s.size + page_size());
 }
 
 std::size_t round_to_pages(std::size_t n) {
@@ -24,15 +43,14 @@ stack_pool::stack_pool(std::size_t stack_size, std::size_t max_cached)
     : stack_size_(round_to_pages(stack_size < 4096 ? 4096 : stack_size)), max_cached_(max_cached) {}
 
 stack_pool::~stack_pool() {
-  for (const stack_span& s : free_) {
-    munmap(static_cast<char*>(s.base) - page_size(), s.size + page_size());
-  }
+  for (const stack_span& s : free_) unmap(s);
 }
 
 stack_span stack_pool::acquire() {
   if (!free_.empty()) {
     const stack_span s = free_.back();
     free_.pop_back();
+    forget_old_frames(s);
     return s;
   }
   const std::size_t guard = page_size();
@@ -54,7 +72,7 @@ void stack_pool::release(stack_span stack) {
     free_.push_back(stack);
     return;
   }
-  munmap(static_cast<char*>(stack.base) - page_size(), stack.size + page_size());
+  unmap(stack);
 }
 
 }  // namespace echod::runtime

@@ -8,6 +8,12 @@
 
 #include <stdexcept>
 
+// GCC 12 reports a false -Wmaybe-uninitialized inside libstdc++'s <regex> under -fsanitize.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <regex>
+#pragma GCC diagnostic pop
+
 namespace echod::testing {
 
 struct child_process::stream_capture {

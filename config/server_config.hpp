@@ -1,0 +1,70 @@
+// echod's configuration: the typed struct the master and workers use, and its JSON form
+// (load, validate, apply "--set key=value" overrides, print back). Validation is syntactic and
+// machine-independent, so `--check-config` gives the same answer on any host: it does not open
+// sockets, probe io_uring or check that listed CPUs exist; the server does that at start.
+// Deliberately free of nlohmann/json: parsing lives in server_config.cpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config_error.hpp"
+
+namespace echod::config {
+
+enum class cpu_affinity_mode { none, automatic, list };
+
+struct http_limits {
+  std::uint64_t max_header_bytes = 8192;   // request line + headers; 256B..1MiB
+  std::uint64_t max_body_bytes = 1 << 20;  // Content-Length limit; 0..1GiB
+
+  bool operator==(const http_limits&) const = default;
+};
+
+/// Defaults are the documented defaults: parse_server_config("{}", ...) == server_config{}.
+/// See config/FIELDS.md for every field's JSON type and range.
+struct server_config {
+  std::vector<std::string> listen{"0.0.0.0:7007"};  // "host:port" each; non-empty, no duplicates
+  std::string service = "upper";                    // "upper" | "echo" | "http"
+  std::string backend = "auto";                     // "auto" | "io_uring" | "epoll"
+  unsigned processes = 0;                           // 1..256; 0 = "auto": one per online CPU
+  unsigned threads = 1;                             // per process; 1..256; 0 = "auto"
+  unsigned coroutines = 4096;  // per thread: bound on connections one scheduler serves; 1..1e6
+  std::uint64_t stack_size = 64 * 1024;   // per coroutine; 16KiB..64MiB
+  std::uint64_t buffer_size = 64 * 1024;  // per-connection read buffer (heap); 512B..16MiB
+  double idle_timeout = 300;              // seconds; >= 0; 0 = never close idle connections
+  double shutdown_timeout = 10;           // seconds; > 0; graceful stop / reload drain limit
+  unsigned backlog = 4096;                // listen(2) backlog; 1..65535
+  bool tcp_nodelay = true;
+  unsigned io_uring_entries = 1024;  // submission queue size; power of two, 8..32768
+  cpu_affinity_mode cpu_affinity = cpu_affinity_mode::none;
+  std::vector<int> cpus;  // the CPU ids when cpu_affinity == list (non-empty, distinct, 0..1023)
+  std::string log_level = "info";  // trace | debug | info | warn | error | off
+  http_limits http;
+
+  bool operator==(const server_config&) const = default;
+};
+
+/// Parses and validates `json_text`, applying `overrides` ("key=value", see
+/// json_reader.hpp: apply_overrides) before validation. `source_name` (a file name, "<string>")
+/// starts every error message. Throws config_error.
+server_config parse_server_config(std::string_view json_text, std::string_view source_name,
+                                  const std::vector<std::string>& overrides = {});
+
+/// Reads the file at `path` and parses it with `path` as the source name. Throws config_error,
+/// e.g. "PATH: cannot read: No such file or directory".
+server_config load_server_config(const std::string& path,
+                                 const std::vector<std::string>& overrides = {});
+
+/// Every field, pretty-printed with 2-space indents, in declaration order (what --print-config
+/// shows). Sizes print as "64KiB", timeouts as seconds. Parses back to an equal config.
+std::string to_json(const server_config& config);
+
+/// `processes` / `threads` with "auto" (0) replaced by std::thread::hardware_concurrency(),
+/// at least 1.
+unsigned resolved_processes(const server_config& config);
+unsigned resolved_threads(const server_config& config);
+
+}  // namespace echod::config
