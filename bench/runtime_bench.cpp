@@ -31,7 +31,8 @@ void coroutine_switch(benchmark::State& state) {
     });
   }
   sched->spawn([&] {
-    for (auto _ : state) runtime::this_coroutine::yield();
+    for (auto _ : state)
+      runtime::this_coroutine::yield();
     stop = true;
   });
   sched->run();

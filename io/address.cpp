@@ -1,9 +1,9 @@
 #include "io/address.hpp"
 
-#include <arpa/inet.h>
-
 #include <charconv>
 #include <cstring>
+
+#include <arpa/inet.h>
 
 namespace echod::io {
 namespace {
@@ -37,7 +37,8 @@ std::optional<address> address::parse(std::string_view text, std::string* error)
   std::string host(text.substr(0, colon));
   const std::string_view port_text = text.substr(colon + 1);
   int port = -1;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) {
     return fail(error, "bad port \"" + std::string(port_text) + "\" (0 to 65535)");
   }
@@ -74,7 +75,8 @@ std::optional<address> address::local_of(int fd) {
 std::string address::to_string() const {
   char text[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, text, sizeof text);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, text,
+              sizeof text);
     return std::string(text) + ":" + std::to_string(port());
   }
   if (family() == AF_INET6) {

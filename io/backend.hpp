@@ -15,7 +15,8 @@ namespace echod::io {
 
 enum class backend_kind { automatic, io_uring, epoll };
 
-std::optional<backend_kind> parse_backend(std::string_view name);  ///< "auto" | "io_uring" | "epoll"
+std::optional<backend_kind> parse_backend(
+    std::string_view name);  ///< "auto" | "io_uring" | "epoll"
 const char* backend_name(backend_kind kind);
 
 struct reactor_options {
@@ -26,7 +27,7 @@ struct reactor_options {
 struct io_uring_probe {
   bool compiled_in = false;
   bool usable = false;
-  std::string reason;                 ///< why not usable, e.g. "io_uring_setup: Operation not permitted"
+  std::string reason;  ///< why not usable, e.g. "io_uring_setup: Operation not permitted"
   std::vector<std::string> features;  ///< e.g. "FAST_POLL", "DEFER_TASKRUN"
 };
 

@@ -1,12 +1,12 @@
 #include "io/reactor_epoll.hpp"
 
+#include <cerrno>
+#include <system_error>
+
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <system_error>
 
 #include "runtime/scheduler.hpp"
 
@@ -60,8 +60,9 @@ class epoll_reactor final : public reactor {
       // ECONNABORTED: the client gave up while queued; the next one may be fine.
       if (e == EINTR || e == ECONNABORTED) continue;
       if (e != EAGAIN) return -e;
-      if (const int r = wait(listen_fd, direction::read, until); r < 0) return r;
-      fds_[listen_fd].shared = true;
+      // Mark it before waiting: forget() must remove the listener from the set even when this
+      // first wait ends in a cancel (a worker that stops accepting before any connection came).
+      if (const int r = wait(listen_fd, direction::read, until, true); r < 0) return r;
     }
   }
 
@@ -154,11 +155,12 @@ class epoll_reactor final : public reactor {
     bool shared = false;  ///< a listener: remove it from the set explicitly on forget()
   };
 
-  int wait(int fd, direction dir, deadline until) {
+  int wait(int fd, direction dir, deadline until, bool shared = false) {
     scheduler* sched = scheduler::current();
     coroutine* self = scheduler::current_coroutine();
     if (sched->cancelled(self)) return -ECANCELED;
     if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 64);
+    if (shared) fds_[fd].shared = true;
     if (!fds_[fd].registered) {
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -180,6 +182,8 @@ class epoll_reactor final : public reactor {
 
 }  // namespace
 
-std::unique_ptr<reactor> make_epoll_reactor() { return std::make_unique<epoll_reactor>(); }
+std::unique_ptr<reactor> make_epoll_reactor() {
+  return std::make_unique<epoll_reactor>();
+}
 
 }  // namespace echod::io

@@ -3,10 +3,11 @@
 // everyone else holds an opaque `coroutine*`.
 #pragma once
 
-#include <boost/context/fiber.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+
+#include <boost/context/fiber.hpp>
 
 #include "runtime/clock.hpp"
 #include "runtime/park.hpp"
@@ -34,7 +35,7 @@ class coroutine {
   bool started_ = false;
   bool cancel_requested_ = false;  ///< sticky: cancelled() stays true, I/O refuses to start
   bool cancel_pending_ = false;    ///< one-shot: the next park() returns `cancelled` at once
-  bool interruptible_ = true;  ///< false while in park_pinned(): only wake() resumes it
+  bool interruptible_ = true;      ///< false while in park_pinned(): only wake() resumes it
 
   std::size_t heap_index_ = npos;  ///< slot in the timer heap, npos when no deadline is queued
   coroutine* next_ready_ = nullptr;

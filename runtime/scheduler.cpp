@@ -1,9 +1,10 @@
 #include "runtime/scheduler.hpp"
 
-#include <boost/context/fiber.hpp>
 #include <cassert>
 #include <cstdio>
 #include <utility>
+
+#include <boost/context/fiber.hpp>
 
 #include "runtime/coroutine.hpp"
 #include "runtime/fiber_switch.hpp"
@@ -80,11 +81,15 @@ scheduler::~scheduler() {
     fire_timers();
     if (ready_head_ == nullptr && pinned_ > 0) io_->poll(std::chrono::milliseconds(100));
   }
-  while (all_ != nullptr) unwind(all_);
-  for (coroutine* c : free_) delete c;
+  while (all_ != nullptr)
+    unwind(all_);
+  for (coroutine* c : free_)
+    delete c;
 }
 
-scheduler* scheduler::current() { return current_scheduler; }
+scheduler* scheduler::current() {
+  return current_scheduler;
+}
 
 coroutine* scheduler::current_coroutine() {
   return current_scheduler != nullptr ? current_scheduler->running_ : nullptr;
@@ -134,12 +139,12 @@ void scheduler::entry(coroutine* c) {
 void scheduler::resume(coroutine* c) {
   if (!c->started_) {
     c->started_ = true;
-    c->fiber_ = ctx::fiber(std::allocator_arg, borrowed_stack{c->stack_},
-                           [this, c](ctx::fiber&& host) {
-                             c->caller_ = std::move(host);
-                             entry(c);
-                             return std::move(c->caller_);
-                           });
+    c->fiber_ =
+        ctx::fiber(std::allocator_arg, borrowed_stack{c->stack_}, [this, c](ctx::fiber&& host) {
+          c->caller_ = std::move(host);
+          entry(c);
+          return std::move(c->caller_);
+        });
   }
   running_ = c;
   c->state_ = coroutine::state::running;
@@ -318,7 +323,8 @@ void scheduler::cancel(coroutine* c) {
 }
 
 void scheduler::cancel_all() {
-  for (coroutine* c = all_; c != nullptr; c = c->next_live_) cancel(c);
+  for (coroutine* c = all_; c != nullptr; c = c->next_live_)
+    cancel(c);
 }
 
 bool scheduler::cancelled(const coroutine* c) const {
@@ -341,7 +347,8 @@ void scheduler::drain_mailbox() {
     batch.swap(mailbox_);
     mailbox_ready_.store(false, std::memory_order_relaxed);
   }
-  for (auto& fn : batch) fn();
+  for (auto& fn : batch)
+    fn();
 }
 
 }  // namespace echod::runtime

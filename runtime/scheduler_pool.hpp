@@ -23,7 +23,7 @@ class scheduler_pool {
 
   struct options {
     std::size_t threads = 1;
-    scheduler::options per_thread;  ///< options of every thread's scheduler
+    scheduler::options per_thread;      ///< options of every thread's scheduler
     std::string thread_name = "sched";  ///< shown as NAME-INDEX by ps/top (15 chars at most)
     std::vector<int> cpus;              ///< pin thread i to cpus[i % size]; empty: no pinning
   };

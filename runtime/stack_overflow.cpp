@@ -4,13 +4,13 @@
 // one line naming the stack size, then lets the fault kill the process as it would have anyway.
 #include "runtime/stack_overflow.hpp"
 
-#include <signal.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace echod::runtime {
 namespace {
@@ -51,7 +51,9 @@ void write_all(const char* s, std::size_t n) {
   }
 }
 
-void write_str(const char* s) { write_all(s, std::strlen(s)); }
+void write_str(const char* s) {
+  write_all(s, std::strlen(s));
+}
 
 void write_number(std::size_t v) {
   char digits[24];
@@ -82,7 +84,7 @@ void on_fault(int sig, siginfo_t* info, void*) {
 void install_stack_overflow_handler() {
   static std::once_flag once;
   std::call_once(once, [] {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
@@ -93,6 +95,8 @@ void install_stack_overflow_handler() {
   (void)altstack;
 }
 
-void set_current_coroutine_stack(const stack_span& stack) { current_stack = stack; }
+void set_current_coroutine_stack(const stack_span& stack) {
+  current_stack = stack;
+}
 
 }  // namespace echod::runtime

@@ -9,8 +9,8 @@
 namespace echod::runtime {
 
 struct stack_span {
-  void* base = nullptr;    ///< lowest usable address (the guard page is just below)
-  std::size_t size = 0;    ///< usable bytes
+  void* base = nullptr;  ///< lowest usable address (the guard page is just below)
+  std::size_t size = 0;  ///< usable bytes
   void* top() const { return static_cast<char*>(base) + size; }
 };
 

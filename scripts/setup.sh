@@ -9,11 +9,9 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl netcat-openbsd procps
+  # loadtest/: the reference servers (nginx, a C epoll loop built with gcc), plots, taskset
+  nginx-light gnuplot-nox gcc util-linux
 )
-# Extra packages for the whole-system benchmarks (loadtest/): reference servers and plots.
-if [[ "${ECHOD_SETUP_LOADTEST:-0}" == 1 ]]; then
-  packages+=(nginx-light gnuplot-nox gcc util-linux)
-fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,5 +26,13 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# The loadtest runs nginx itself, on a loopback port; keep the package from starting a system
+# nginx on port 80 (policy-rc.d exit 101 = "do not start services"), unless one is configured.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+  "${sudo[@]}" chmod +x "$policy"
+  trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,7 +1,7 @@
 // Stacks: the guard page turns an overflow into a clear death, and the pool reuses stacks.
-#include <gtest/gtest.h>
-
 #include <cstring>
+
+#include <gtest/gtest.h>
 
 #include "backend_param.hpp"
 #include "runtime/scheduler.hpp"

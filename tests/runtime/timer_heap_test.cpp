@@ -1,10 +1,10 @@
 // The timer heap against a reference multiset, under random pushes, removals and pops.
 #include "runtime/timer_heap.hpp"
 
-#include <gtest/gtest.h>
-
 #include <random>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "backend_param.hpp"
 #include "runtime/scheduler.hpp"
@@ -44,8 +44,10 @@ TEST_P(timer_order_test, random_deadlines_fire_in_order_and_early_wakes_leave_no
   });
   sched->run();
   EXPECT_EQ(fired.size(), 300 - woken.size());
-  for (std::size_t i = 1; i < fired.size(); ++i) EXPECT_LE(fired[i - 1].first, fired[i].first);
-  for (const auto& [ms, id] : fired) EXPECT_EQ(woken.count(id), 0u);
+  for (std::size_t i = 1; i < fired.size(); ++i)
+    EXPECT_LE(fired[i - 1].first, fired[i].first);
+  for (const auto& [ms, id] : fired)
+    EXPECT_EQ(woken.count(id), 0u);
 }
 
 ECHOD_INSTANTIATE_BACKENDS(timer_order_test);

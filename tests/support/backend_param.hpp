@@ -2,11 +2,11 @@
 // once with io_uring (skipped, visibly, where io_uring cannot be set up).
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <functional>
 #include <memory>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "io/backend.hpp"
 #include "runtime/scheduler.hpp"
@@ -39,8 +39,8 @@ inline std::string backend_param_name(const ::testing::TestParamInfo<io::backend
 
 }  // namespace echod::testing
 
-#define ECHOD_INSTANTIATE_BACKENDS(suite)                                                  \
-  INSTANTIATE_TEST_SUITE_P(backends, suite,                                                \
-                           ::testing::Values(::echod::io::backend_kind::epoll,             \
-                                             ::echod::io::backend_kind::io_uring),         \
-                           ::echod::testing::backend_param_name)
+#define ECHOD_INSTANTIATE_BACKENDS(suite)                                                       \
+  INSTANTIATE_TEST_SUITE_P(                                                                     \
+      backends, suite,                                                                          \
+      ::testing::Values(::echod::io::backend_kind::epoll, ::echod::io::backend_kind::io_uring), \
+      ::echod::testing::backend_param_name)

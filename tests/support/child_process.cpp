@@ -1,12 +1,12 @@
 #include "child_process.hpp"
 
+#include <stdexcept>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <stdexcept>
 
 // GCC 12 reports a false -Wmaybe-uninitialized inside libstdc++'s <regex> under -fsanitize.
 #pragma GCC diagnostic push
@@ -68,7 +68,8 @@ child_process::child_process(std::vector<std::string> argv) {
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
+    for (auto& a : argv)
+      args.push_back(a.data());
     args.push_back(nullptr);
     execv(args[0], args.data());
     const std::string msg = "exec " + argv[0] + ": " + strerror(errno) + "\n";
@@ -114,8 +115,9 @@ std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {
   return status_;
 }
 
-std::optional<std::vector<std::string>> child_process::wait_for(stream_capture& s, const std::string& pattern,
-                                                   std::chrono::milliseconds timeout) {
+std::optional<std::vector<std::string>> child_process::wait_for(stream_capture& s,
+                                                                const std::string& pattern,
+                                                                std::chrono::milliseconds timeout) {
   const std::regex re(pattern);
   std::unique_lock guard(s.lock);
   const auto until = std::chrono::steady_clock::now() + timeout;
@@ -123,7 +125,8 @@ std::optional<std::vector<std::string>> child_process::wait_for(stream_capture& 
     std::smatch m;
     if (!std::regex_search(s.text, m, re)) return std::nullopt;
     std::vector<std::string> groups;
-    for (const auto& g : m) groups.push_back(g.str());
+    for (const auto& g : m)
+      groups.push_back(g.str());
     return groups;
   };
   for (;;) {
@@ -133,13 +136,13 @@ std::optional<std::vector<std::string>> child_process::wait_for(stream_capture& 
   }
 }
 
-std::optional<std::vector<std::string>> child_process::wait_for_stderr(const std::string& pattern,
-                                                          std::chrono::milliseconds timeout) {
+std::optional<std::vector<std::string>> child_process::wait_for_stderr(
+    const std::string& pattern, std::chrono::milliseconds timeout) {
   return wait_for(*err_, pattern, timeout);
 }
 
-std::optional<std::vector<std::string>> child_process::wait_for_stdout(const std::string& pattern,
-                                                          std::chrono::milliseconds timeout) {
+std::optional<std::vector<std::string>> child_process::wait_for_stdout(
+    const std::string& pattern, std::chrono::milliseconds timeout) {
   return wait_for(*out_, pattern, timeout);
 }
 

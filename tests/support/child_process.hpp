@@ -4,8 +4,6 @@
 // reaped, so a failing test never leaves a server behind.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -14,6 +12,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace echod::testing {
 
@@ -40,16 +40,16 @@ class child_process {
   /// Waits until stderr (or stdout) has a match for `pattern` (ECMAScript regex); returns the
   /// first match: [0] the whole match, then each group.
   std::optional<std::vector<std::string>> wait_for_stderr(const std::string& pattern,
-                                             std::chrono::milliseconds timeout);
+                                                          std::chrono::milliseconds timeout);
   std::optional<std::vector<std::string>> wait_for_stdout(const std::string& pattern,
-                                             std::chrono::milliseconds timeout);
+                                                          std::chrono::milliseconds timeout);
   std::string stderr_text() const;
   std::string stdout_text() const;
 
  private:
   struct stream_capture;
   std::optional<std::vector<std::string>> wait_for(stream_capture& s, const std::string& pattern,
-                                      std::chrono::milliseconds timeout);
+                                                   std::chrono::milliseconds timeout);
 
   pid_t pid_ = -1;
   std::optional<int> status_;

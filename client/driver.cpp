@@ -1,0 +1,249 @@
+// The load driver (see driver.hpp). The threads share nothing on the data path: each writes its
+// own thread_state; the calling thread reads only the relaxed `live` counters until the
+// threads have been joined, then everything.
+#include "client/driver.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "client/connection.hpp"
+#include "client/limits.hpp"
+#include "client/machine.hpp"
+#include "client/payload.hpp"
+#include "io/backend.hpp"
+#include "runtime/scheduler_pool.hpp"
+
+namespace echod::client {
+namespace {
+
+using runtime::clock;
+using runtime::deadline;
+
+// Files echoload holds besides its sockets: stdio, the JSON report, the payload file while it is
+// read, and a reactor (epoll or ring, plus an eventfd) per thread.
+std::size_t reserved_files(std::size_t threads) { return 16 + 2 * threads; }
+
+io::address source_address(const std::string& ip) {
+  const bool v6 = ip.find(':') != std::string::npos && ip.front() != '[';
+  return *io::address::parse((v6 ? "[" + ip + "]" : ip) + ":0");
+}
+
+// Counts connections down to zero; the calling thread waits on it. One lock per connection's
+// end, never per message.
+class completion {
+ public:
+  explicit completion(std::size_t n) : remaining_(n) {}
+  void done(std::size_t n = 1) {
+    std::lock_guard lock(lock_);
+    remaining_ -= std::min(n, remaining_);
+    if (remaining_ == 0) changed_.notify_all();
+  }
+  /// Waits until all are done or `until`; true when all are done.
+  bool wait_until(deadline until) {
+    std::unique_lock lock(lock_);
+    return changed_.wait_until(lock, until, [&] { return remaining_ == 0; });
+  }
+
+ private:
+  std::mutex lock_;
+  std::condition_variable changed_;
+  std::size_t remaining_;
+};
+
+// Calls completion::done() when a connection's coroutine ends, however it ends.
+struct done_guard {
+  completion& c;
+  ~done_guard() { c.done(); }
+};
+
+std::size_t connections_of_thread(std::size_t connections, std::size_t threads, std::size_t t) {
+  return connections / threads + (t < connections % threads ? 1 : 0);
+}
+
+payload build_payload(const options& o) {
+  const transform expect = o.expect == "echo" ? transform::echo : transform::upper;
+  payload data;
+  try {
+    data = payload::make(o.payload, o.size, expect);
+  } catch (const std::runtime_error& e) {
+    throw setup_error(e.what());
+  }
+  if (o.payload.rfind("file:", 0) == 0) {
+    if (o.size_set && o.size != data.size()) {
+      throw setup_error("--size " + std::to_string(o.size) + " conflicts with --payload " +
+                        o.payload + ", which is " + std::to_string(data.size()) +
+                        " bytes: a file payload is sent whole; drop --size");
+    }
+    if (data.size() > max_message_size) {
+      throw setup_error("--payload " + o.payload + " is " + std::to_string(data.size()) +
+                        " bytes; messages are limited to " + std::to_string(max_message_size));
+    }
+  }
+  return data;
+}
+
+}  // namespace
+
+run_result run_load(const options& o, const run_hooks& hooks) {
+  validate(o);
+  std::string why;
+  const auto backend = io::resolve_backend(*io::parse_backend(o.backend), &why);
+  if (!backend) throw setup_error(why);
+
+  const std::size_t connections = o.connections;
+  const std::size_t threads = std::min<std::size_t>(o.threads, connections);
+  if (auto problem = check_open_files(connections, reserved_files(threads))) {
+    throw setup_error(*problem);
+  }
+  if (auto problem = check_local_ports(connections, o.source.size())) throw setup_error(*problem);
+
+  const payload data = build_payload(o);
+  load_plan plan;
+  plan.target = *io::address::parse(o.target);
+  for (const std::string& s : o.source) plan.sources.push_back(source_address(s));
+  plan.data = &data;
+  plan.connections = connections;
+  plan.pipeline = o.pipeline;
+  plan.timeout = o.timeout;
+  plan.rate = o.rate;
+  plan.connect_rate = o.connect_rate;
+  plan.messages = o.messages;
+
+  std::vector<std::unique_ptr<thread_state>> states;
+  for (std::size_t t = 0; t < threads; ++t) {
+    states.push_back(std::make_unique<thread_state>());
+    states.back()->per_connection.assign(connections_of_thread(connections, threads, t), 0);
+  }
+  completion all_done(connections);
+
+  run_result result;
+  result.started_at = utc_now_iso8601();
+  plan.start = clock::now();
+  plan.measure_start = plan.start + o.warmup;
+  plan.measure_end = o.time_limited() ? plan.measure_start + o.duration : runtime::no_deadline;
+
+  runtime::scheduler_pool::options pool_opts;
+  pool_opts.threads = threads;
+  pool_opts.thread_name = "echoload";
+  io::reactor_options reactor_opts;
+  // Room for a read per connection in one submission batch, within io_uring's limits.
+  reactor_opts.ring_entries = static_cast<unsigned>(
+      std::clamp<std::size_t>(std::bit_ceil(connections / threads + 64), 256, 4096));
+  runtime::scheduler_pool pool(
+      pool_opts,
+      [&](std::size_t t) -> std::unique_ptr<runtime::poller> {
+        try {
+          return io::make_reactor(*backend, reactor_opts);
+        } catch (...) {
+          all_done.done(states[t]->per_connection.size());  // they will never run
+          throw;
+        }
+      },
+      [&](runtime::scheduler& sched, std::size_t t) {
+        try {
+          for (std::size_t i = t, local = 0; i < connections; i += threads, ++local) {
+            sched.spawn([&plan, &states, &all_done, t, i, local] {
+              done_guard guard{all_done};
+              run_connection(plan, *states[t], i, local);
+            });
+          }
+        } catch (...) {
+          // The scheduler drops coroutines that never started: none of this thread's will run.
+          all_done.done(states[t]->per_connection.size());
+          throw;
+        }
+      });
+
+  // Wait for the end, reporting progress once a second.
+  deadline next_tick = plan.start + std::chrono::seconds(1);
+  bool finished = false;
+  for (;;) {
+    const deadline now = clock::now();
+    if (now >= plan.measure_end) break;
+    if (hooks.interrupted != nullptr && hooks.interrupted->load(std::memory_order_relaxed)) break;
+    if (now >= next_tick) {
+      if (hooks.on_progress) {
+        progress_sample s;
+        s.elapsed = now - plan.start;
+        s.warming_up = now < plan.measure_start;
+        for (const auto& st : states) {
+          s.messages += st->live.messages.load(std::memory_order_relaxed);
+          s.errors += st->live.errors.load(std::memory_order_relaxed);
+          s.open += st->live.open.load(std::memory_order_relaxed);
+        }
+        hooks.on_progress(s);
+      }
+      next_tick += std::chrono::seconds(1);
+      continue;
+    }
+    // Short slices: a signal handler can only set a flag, which is polled here.
+    if (all_done.wait_until(
+            std::min({next_tick, plan.measure_end, now + std::chrono::milliseconds(100)}))) {
+      finished = true;
+      break;
+    }
+  }
+  const deadline stopped = clock::now();
+  pool.stop();
+  pool.join();
+  if (const auto errors = pool.errors(); !errors.empty()) {
+    std::string text = "load threads failed to start:";
+    for (const auto& e : errors) text += "\n  " + e;
+    throw setup_error(text);
+  }
+
+  // Merge the threads' results.
+  result.target = o.target;
+  result.config_json = options_to_json(o);
+  result.machine = this_machine();
+  result.backend = io::backend_name(*backend);
+  result.threads = static_cast<unsigned>(threads);
+  result.connections = o.connections;
+  result.per_connection.assign(connections, 0);
+  deadline last_completion{};
+  bool ports_exhausted = false;
+  bool out_of_files = false;
+  for (std::size_t t = 0; t < threads; ++t) {
+    const thread_state& st = *states[t];
+    result.latency.merge(st.latency);
+    result.errors += st.errors;
+    for (std::size_t c = 0; c < error_class_count; ++c) {
+      if (result.error_examples[c].empty()) result.error_examples[c] = st.first_error[c];
+    }
+    result.bytes_sent += st.bytes_sent;
+    result.bytes_received += st.bytes_received;
+    result.connections_opened += st.opened;
+    for (std::size_t local = 0; local < st.per_connection.size(); ++local) {
+      result.per_connection[t + local * threads] = st.per_connection[local];
+    }
+    last_completion = std::max(last_completion, st.last_completion);
+    ports_exhausted = ports_exhausted || st.ports_exhausted;
+    out_of_files = out_of_files || st.out_of_files;
+  }
+  result.messages = result.latency.count();
+
+  // The measured window ends at its planned end, at an interruption, or - when every
+  // connection finished on its own (message quota met, or errors) - at the last reply.
+  deadline end = std::min(stopped, plan.measure_end);
+  if (finished && result.messages > 0) end = last_completion;
+  const auto window = end - plan.measure_start;
+  result.duration_s =
+      window > clock::duration::zero() ? std::chrono::duration<double>(window).count() : 0.0;
+  if (result.duration_s > 0) {
+    result.msgs_per_sec = static_cast<double>(result.messages) / result.duration_s;
+    result.mb_per_sec = static_cast<double>(result.bytes_sent) / result.duration_s / 1e6;
+  }
+  if (ports_exhausted) result.notes.push_back(ports_exhausted_hint());
+  if (out_of_files) {
+    result.notes.push_back(
+        "connect failed with \"Too many open files\": raise the open-file limit (ulimit -n) or "
+        "use fewer connections");
+  }
+  return result;
+}
+
+}  // namespace echod::client

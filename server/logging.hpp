@@ -1,0 +1,18 @@
+// echod's log: spdlog to stderr, one line per event, each prefixed with the time, the level and
+// the process role ("master", "worker 2"), so the interleaved output of all processes reads as
+// one log. Not a general logging layer: the rest of server/ calls spdlog directly.
+#pragma once
+
+#include <string_view>
+
+namespace echod::server {
+
+/// Sets up the default logger: stderr, `level` one of the config's log levels
+/// (trace|debug|info|warn|error|off), lines tagged with `role`. Call once per process, before
+/// any other thread exists; call again in a forked child to change the role.
+void init_logging(std::string_view role, std::string_view level);
+
+/// Changes the level of the default logger (a reload may change it).
+void set_log_level(std::string_view level);
+
+}  // namespace echod::server

@@ -1,0 +1,88 @@
+#include "server/stats.hpp"
+
+#include <sys/mman.h>
+
+#include <new>
+
+namespace echod::server::stats {
+
+void totals::add(const thread_counters& c) {
+  constexpr auto r = std::memory_order_relaxed;
+  accepted += c.accepted.load(r);
+  active += c.active.load(r);
+  closed += c.closed.load(r);
+  bytes_in += c.bytes_in.load(r);
+  bytes_out += c.bytes_out.load(r);
+  resets += c.resets.load(r);
+  timeouts += c.timeouts.load(r);
+  other_errors += c.other_errors.load(r);
+}
+
+totals& totals::operator+=(const totals& o) {
+  accepted += o.accepted;
+  active += o.active;
+  closed += o.closed;
+  bytes_in += o.bytes_in;
+  bytes_out += o.bytes_out;
+  resets += o.resets;
+  timeouts += o.timeouts;
+  other_errors += o.other_errors;
+  return *this;
+}
+
+std::string totals::to_string() const {
+  return "connections: accepted " + std::to_string(accepted) + ", active " +
+         std::to_string(active) + ", closed " + std::to_string(closed) + "; bytes: in " +
+         std::to_string(bytes_in) + ", out " + std::to_string(bytes_out) + "; errors: reset " +
+         std::to_string(resets) + ", idle timeout " + std::to_string(timeouts) + ", other " +
+         std::to_string(other_errors);
+}
+
+region::region(std::size_t capacity) : capacity_(capacity), used_(capacity, false) {
+  void* p = mmap(nullptr, capacity * sizeof(thread_counters), PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  slots_ = static_cast<thread_counters*>(p);
+  // Fresh anonymous pages are zero: that is already every counter's initial state.
+}
+
+region::~region() { munmap(slots_, capacity_ * sizeof(thread_counters)); }
+
+thread_counters* region::allocate(std::size_t n) {
+  if (n == 0 || n > capacity_) return nullptr;
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < capacity_; ++i) {
+    run = used_[i] ? 0 : run + 1;
+    if (run == n) {
+      const std::size_t first = i + 1 - n;
+      for (std::size_t j = first; j <= i; ++j) {
+        used_[j] = true;
+        new (&slots_[j]) thread_counters();
+      }
+      return &slots_[first];
+    }
+  }
+  return nullptr;
+}
+
+void region::release(thread_counters* first, std::size_t n) {
+  if (first == nullptr) return;
+  const auto index = static_cast<std::size_t>(first - slots_);
+  for (std::size_t j = index; j < index + n && j < capacity_; ++j) {
+    totals t;
+    t.add(slots_[j]);
+    t.active = 0;
+    retired_ += t;
+    used_[j] = false;
+  }
+}
+
+totals region::sum() const {
+  totals t = retired_;
+  for (std::size_t j = 0; j < capacity_; ++j) {
+    if (used_[j]) t.add(slots_[j]);
+  }
+  return t;
+}
+
+}  // namespace echod::server::stats

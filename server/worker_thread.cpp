@@ -1,0 +1,121 @@
+#include "server/worker_thread.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "server/connection.hpp"
+
+namespace echod::server {
+namespace {
+
+// Enough to absorb connection churn without going to malloc; idle buffers beyond it are freed.
+constexpr std::size_t max_cached_buffers = 64;
+
+}  // namespace
+
+worker_thread::worker_thread(const worker_plan& plan, stats::thread_counters& counters,
+                             std::function<void()> on_done)
+    : plan_(plan),
+      counters_(counters),
+      on_done_(std::move(on_done)),
+      buffers_(plan.cfg.buffer_size,
+               std::min<std::size_t>(plan.cfg.coroutines, max_cached_buffers)) {}
+
+void worker_thread::start(runtime::scheduler& sched) {
+  sched_ = &sched;
+  for (const int fd : plan_.listen_fds) spawn_task([this, fd] { run_acceptor(*this, fd); });
+}
+
+void worker_thread::open() {
+  opened_ = true;
+  for (runtime::coroutine* w : waiting_) sched_->wake(w);
+}
+
+void worker_thread::stop_accepting() {
+  accepting_ = false;
+  // Acceptors not yet running see accepting_ == false when they first check it.
+  for (runtime::coroutine* a : acceptors_) sched_->cancel(a);
+}
+
+void worker_thread::begin_closing() {
+  stop_accepting();
+  closing_ = true;
+  for (connection* c = connections_; c != nullptr; c = c->next_) c->shut_read();
+}
+
+bool worker_thread::reserve_slot() {
+  runtime::coroutine* self = runtime::scheduler::current_coroutine();
+  while (!opened_ || slots_used_ >= plan_.cfg.coroutines) {
+    if (!accepting_ || sched_->cancelled(self)) return false;
+    waiting_.push_back(self);
+    const runtime::wake_reason why = sched_->park();
+    std::erase(waiting_, self);
+    if (why == runtime::wake_reason::cancelled) return false;
+  }
+  if (!accepting_ || sched_->cancelled(self)) return false;
+  ++slots_used_;
+  return true;
+}
+
+void worker_thread::release_slot() {
+  --slots_used_;
+  // Only acceptors wait here, one per listener; each re-checks the count when it runs.
+  for (runtime::coroutine* w : waiting_) sched_->wake(w);
+}
+
+void worker_thread::spawn_connection(int fd) {
+  try {
+    spawn_task([this, fd] { serve_connection(*this, fd); });
+  } catch (const std::exception& e) {
+    ::close(fd);
+    release_slot();
+    spdlog::error("cannot start a connection coroutine: {}", e.what());
+  }
+}
+
+void worker_thread::attach(connection& c) {
+  c.prev_ = nullptr;
+  c.next_ = connections_;
+  if (connections_ != nullptr) connections_->prev_ = &c;
+  connections_ = &c;
+  ++open_;
+  stats::add(counters_.accepted, 1);
+  stats::add(counters_.active, 1);
+}
+
+void worker_thread::detach(connection& c) {
+  if (c.prev_ != nullptr) c.prev_->next_ = c.next_;
+  if (c.next_ != nullptr) c.next_->prev_ = c.prev_;
+  if (connections_ == &c) connections_ = c.next_;
+  c.prev_ = c.next_ = nullptr;
+  --open_;
+  stats::sub(counters_.active, 1);
+  stats::add(counters_.closed, 1);
+  release_slot();
+}
+
+void worker_thread::spawn_task(std::function<void()> body) {
+  ++tasks_;
+  try {
+    sched_->spawn([this, body = std::move(body)] {
+      // Ends the task however the body ends: returns, throws, or is unwound by the scheduler.
+      struct ender {
+        worker_thread& t;
+        ~ender() { t.end_task(); }
+      } end{*this};
+      body();
+    });
+  } catch (...) {
+    --tasks_;
+    throw;
+  }
+}
+
+void worker_thread::end_task() {
+  if (--tasks_ == 0 && on_done_) on_done_();
+}
+
+}  // namespace echod::server

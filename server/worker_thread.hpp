@@ -1,0 +1,110 @@
+// One scheduler thread of a worker: its acceptors (one coroutine per listener), its connections
+// (one coroutine each, never migrating), the capacity gate between them, and the three phases a
+// worker goes through when it ends:
+//   serving   -> accept and serve;
+//   retiring  -> (reload) no more accepting; open connections are served until their clients
+//                close, however long that takes (the worker bounds it with shutdown_timeout);
+//   closing   -> (stop) no more accepting; every connection's read side is shut (SHUT_RD), so a
+//                connection idle in read sees end of input at once, and one that is busy finishes
+//                its write, answers what is already queued and then sees end of input. Each then
+//                half-closes and closes politely: the client gets every reply, then EOF.
+// Everything here runs on the thread's own scheduler; other threads reach it with
+// scheduler_pool::post_all. It does not decide when to change phase or force an end: worker.cpp
+// does (and forces with scheduler::cancel_all).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "config/server_config.hpp"
+#include "runtime/scheduler.hpp"
+#include "server/buffer_pool.hpp"
+#include "server/services.hpp"
+#include "server/stats.hpp"
+
+namespace echod::server {
+
+class connection;
+
+/// What every thread of one worker shares; read-only once the threads run.
+struct worker_plan {
+  config::server_config cfg;
+  const service* svc = nullptr;
+  std::vector<int> listen_fds;              ///< inherited listening sockets, shared by every thread
+  runtime::clock::duration idle_timeout{};  ///< cfg.idle_timeout as a duration; zero: none
+};
+
+class worker_thread {
+ public:
+  /// `on_done` runs on this thread when its last acceptor and connection have ended (the
+  /// scheduler then returns from run()).
+  worker_thread(const worker_plan& plan, stats::thread_counters& counters,
+                std::function<void()> on_done);
+  worker_thread(const worker_thread&) = delete;
+  worker_thread& operator=(const worker_thread&) = delete;
+
+  // ---- on this thread ----
+
+  /// Spawns one acceptor per listener on `sched` (scheduler_pool's thread_main). They wait for
+  /// open(): a worker accepts nothing until every one of its threads has started, so a worker
+  /// that fails to start has no connection to drop.
+  void start(runtime::scheduler& sched);
+  /// Lets the acceptors accept.
+  void open();
+  /// Retiring: the acceptors stop (a connection an acceptor got while being cancelled is served).
+  void stop_accepting();
+  /// Closing: stop_accepting(), then shut the read side of every connection (see the header).
+  void begin_closing();
+  bool closing() const { return closing_; }
+
+  runtime::scheduler* scheduler() const { return sched_; }
+  const worker_plan& plan() const { return plan_; }
+  stats::thread_counters& counters() { return counters_; }
+  buffer_pool& buffers() { return buffers_; }
+  std::size_t open_connections() const { return open_; }
+
+  // ---- for the acceptors ----
+
+  /// Takes a connection slot, parking until open() and while all `coroutines` slots are busy:
+  /// the acceptor stops accepting and the kernel backlog holds new clients. False when the
+  /// acceptor is cancelled.
+  bool reserve_slot();
+  /// Gives back a slot that reserve_slot() took but no connection used.
+  void release_slot();
+  /// Starts a connection coroutine for `fd` on a slot reserve_slot() took. Never throws: on
+  /// failure the socket is closed and the slot released.
+  void spawn_connection(int fd);
+
+  // ---- for connections ----
+  void attach(connection& c);
+  void detach(connection& c);  ///< also frees its slot
+
+ private:
+  const worker_plan& plan_;
+  stats::thread_counters& counters_;
+  std::function<void()> on_done_;
+  buffer_pool buffers_;
+  runtime::scheduler* sched_ = nullptr;
+  std::vector<runtime::coroutine*> acceptors_;  ///< running acceptors (removed as they end)
+  std::vector<runtime::coroutine*> waiting_;    ///< acceptors parked in reserve_slot()
+  connection* connections_ = nullptr;           ///< intrusive list of open connections
+  std::size_t slots_used_ = 0;                  ///< reserved or open, at most cfg.coroutines
+  std::size_t open_ = 0;
+  std::size_t tasks_ = 0;
+  bool opened_ = false;
+  bool accepting_ = true;
+  bool closing_ = false;
+
+  /// Spawns `body` as a coroutine counted for on_done: counted from the spawn, not from when it
+  /// first runs, so a connection spawned by an ending acceptor keeps the thread "not done".
+  void spawn_task(std::function<void()> body);
+  void end_task();
+
+  friend void run_acceptor(worker_thread& t, int listen_fd);
+};
+
+/// The acceptor coroutine for one listener (acceptor.cpp).
+void run_acceptor(worker_thread& t, int listen_fd);
+
+}  // namespace echod::server

@@ -1,0 +1,128 @@
+// One worker scheduler thread in-process, over each backend: a retiring thread stops accepting but
+// keeps serving its connections, and a client that arrives meanwhile waits in the shared backlog
+// for the next thread (the reload handover, without processes); a closing thread answers what it
+// has read and ends every connection with EOF; on_done fires once the last connection ends.
+#include "server/worker_thread.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "backend_param.hpp"
+#include "echod_harness.hpp"
+#include "io/backend.hpp"
+#include "io/socket.hpp"
+#include "runtime/scheduler.hpp"
+
+namespace echod::server {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::client;
+
+// A worker_thread on its own std::thread and scheduler, controlled from the test thread.
+class running_thread {
+ public:
+  running_thread(const worker_plan& plan, io::backend_kind backend)
+      : worker_(plan, counters_, [this] { done_ = true; }) {
+    std::atomic<bool> started{false};
+    thread_ = std::thread([this, backend, &started] {
+      runtime::scheduler sched(io::make_reactor(backend));
+      sched_ = &sched;
+      worker_.start(sched);
+      worker_.open();
+      started = true;
+      sched.run();
+      sched_ = nullptr;
+    });
+    while (!started) std::this_thread::sleep_for(1ms);
+  }
+  ~running_thread() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void post(void (worker_thread::*fn)()) {
+    sched_->post([this, fn] { (worker_.*fn)(); });
+  }
+  bool done() const { return done_; }
+  void join() { thread_.join(); }
+  const stats::thread_counters& counters() const { return counters_; }
+
+ private:
+  stats::thread_counters counters_;
+  worker_thread worker_;
+  std::atomic<bool> done_{false};
+  runtime::scheduler* sched_ = nullptr;
+  std::thread thread_;
+};
+
+class worker_thread_test : public testing::backend_test {
+ protected:
+  void SetUp() override {
+    backend_test::SetUp();
+    if (IsSkipped()) return;
+    listener_ = io::listener::open(*io::address::parse("127.0.0.1:0"));
+    port_ = listener_.local_address().port();
+    plan_.svc = find_service("upper");
+    plan_.listen_fds = {listener_.fd()};
+  }
+
+  io::listener listener_;
+  int port_ = 0;
+  worker_plan plan_;
+};
+
+TEST_P(worker_thread_test, retiring_serves_open_connections_and_leaves_new_ones_to_the_next) {
+  auto old_thread = std::make_unique<running_thread>(plan_, GetParam());
+  client open(port_);
+  ASSERT_TRUE(open.round_trip("served by the old thread"));
+  old_thread->post(&worker_thread::stop_accepting);
+  std::this_thread::sleep_for(20ms);
+
+  client waiting(port_);  // connects: the listening socket is still open, its backlog holds it
+  ASSERT_TRUE(waiting.connected());
+  ASSERT_TRUE(waiting.send_all("wait for me"));
+  EXPECT_FALSE(waiting.readable_within(200ms)) << "a retiring thread accepted";
+  EXPECT_TRUE(open.round_trip("the old thread still serves its own"));
+
+  running_thread new_thread(plan_, GetParam());
+  ASSERT_TRUE(waiting.readable_within(5s));
+  EXPECT_EQ(waiting.recv_exact(11), "WAIT FOR ME");
+
+  EXPECT_FALSE(old_thread->done());
+  open.close();
+  old_thread->join();  // its last connection is gone: the scheduler has nothing left to run
+  EXPECT_TRUE(old_thread->done());
+  EXPECT_EQ(old_thread->counters().accepted.load(), 1u);
+  EXPECT_EQ(old_thread->counters().closed.load(), 1u);
+  new_thread.post(&worker_thread::begin_closing);
+}
+
+TEST_P(worker_thread_test, closing_answers_what_was_sent_then_ends_each_connection_with_eof) {
+  running_thread t(plan_, GetParam());
+  client idle(port_);
+  client busy(port_);
+  ASSERT_TRUE(idle.round_trip("one"));
+  ASSERT_TRUE(busy.round_trip("two"));
+  const std::string pending = testing::random_bytes(256 * 1024, 9);
+  ASSERT_TRUE(busy.send_all(pending));  // not read back yet: the server's writes may block
+  t.post(&worker_thread::begin_closing);
+  bool idle_clean = false;
+  EXPECT_EQ(idle.recv_until_eof(&idle_clean), "");
+  EXPECT_TRUE(idle_clean);
+  bool busy_clean = false;
+  EXPECT_TRUE(busy.recv_until_eof(&busy_clean) == testing::python_upper(pending));
+  EXPECT_TRUE(busy_clean);
+  t.join();
+  EXPECT_TRUE(t.done());
+  client late(port_);  // nobody accepts any more; the backlog holds it
+  EXPECT_FALSE(late.readable_within(100ms));
+}
+
+ECHOD_INSTANTIATE_BACKENDS(worker_thread_test);
+
+}  // namespace
+}  // namespace echod::server
