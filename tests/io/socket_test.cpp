@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "backend_param.hpp"
+#include "open_files.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace echod::io {
@@ -264,6 +265,10 @@ TEST_P(socket_test, wait_readable_on_a_pipe) {
 
 TEST_P(socket_test, a_thousand_concurrent_echo_connections) {
   constexpr int connections = 1000;
+  // Both ends live in this process: two descriptors a connection, plus a margin.
+  if (const auto limit = testing::raise_open_file_limit(); limit < 2 * connections + 100) {
+    GTEST_SKIP() << "needs " << 2 * connections + 100 << " open files, the hard limit is " << limit;
+  }
   int verified = 0;
   listener l;  // outlives the coroutine that opens it: the acceptor still uses it
   run([&] {
