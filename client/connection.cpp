@@ -78,11 +78,9 @@ class connection {
 
   void run() {
     if (!connect()) return;
-    if (plan_.rate > 0) {
-      open_loop();
-    } else {
-      closed_loop();
-    }
+    const bool clean = plan_.rate > 0 ? open_loop() : closed_loop();
+    // Every reply collected: a half-close lets the server finish on an orderly end of stream.
+    if (clean) sock_.shutdown_write();
   }
 
  private:
@@ -92,7 +90,12 @@ class connection {
   };
 
   std::uint64_t in_flight() const { return sent_ - replied_; }
-  bool may_send() const { return in_flight() < depth_ && measured_ + in_flight() < quota_; }
+  bool winding_down() const { return state_.winding_down.load(std::memory_order_relaxed); }
+  /// Whether the loop goes on: quota not met, and not (time up with nothing left to collect).
+  bool going_on() const { return measured_ < quota_ && !(winding_down() && in_flight() == 0); }
+  bool may_send() const {
+    return in_flight() < depth_ && measured_ + in_flight() < quota_ && !winding_down();
+  }
   /// How many messages may be sent now: the pipeline's free room, within the quota.
   std::uint64_t sendable() const {
     if (!may_send()) return 0;
@@ -112,6 +115,7 @@ class connection {
         return false;
       }
     }
+    if (winding_down()) return false;  // its turn came after the run's time was up
     const io::address* source =
         plan_.sources.empty() ? nullptr : &plan_.sources[index_ % plan_.sources.size()];
     const int r = io::stream::connect(plan_.target, sock_, clock::now() + plan_.timeout, source);
@@ -131,20 +135,22 @@ class connection {
     return true;
   }
 
-  void closed_loop() {
-    while (measured_ < quota_) {
+  bool closed_loop() {
+    while (going_on()) {
       for (std::uint64_t n; (n = sendable()) > 0;) {
         const deadline now = clock::now();
         if (!send(static_cast<std::size_t>(std::min<std::uint64_t>(n, batch_max_)), now, now)) {
-          return;
+          return false;
         }
       }
+      if (in_flight() == 0) continue;  // wound down between the check and now
       const deadline until = reply_deadline();
-      if (!receive(until, until)) return;
+      if (!receive(until, until)) return false;
     }
+    return true;
   }
 
-  void open_loop() {
+  bool open_loop() {
     const double interval_ns = 1e9 * static_cast<double>(plan_.connections) / plan_.rate;
     // Connection i's first slot is i/rate after the start: the connections take turns evenly.
     const double phase_ns = 1e9 * static_cast<double>(index_) / plan_.rate;
@@ -160,24 +166,30 @@ class connection {
       k = static_cast<std::uint64_t>(std::ceil(static_cast<double>(behind.count()) / interval_ns));
     }
     deadline next = due(k);
-    while (measured_ < quota_) {
+    while (going_on()) {
       const bool can_send = may_send();
       if (can_send) {
         if (const deadline now = clock::now(); now >= next) {
-          if (!send(1, next, now)) return;
+          if (!send(1, next, now)) return false;
           next = due(++k);
           continue;
         }
         if (in_flight() == 0) {
           if (runtime::scheduler::current()->sleep_until(next) == runtime::wake_reason::cancelled) {
-            return;
+            return false;
           }
           continue;
         }
       }
+      if (in_flight() == 0) {
+        // Time is up (nothing may be sent) and nothing is owed: done. Otherwise wait for the slot.
+        if (!can_send) break;
+        continue;
+      }
       const deadline reply_by = reply_deadline();
-      if (!receive(can_send ? std::min(next, reply_by) : reply_by, reply_by)) return;
+      if (!receive(can_send ? std::min(next, reply_by) : reply_by, reply_by)) return false;
     }
+    return true;
   }
 
   // Writes the next `count` messages, due at `intended`, in one write starting `now`: pipelined

@@ -64,6 +64,10 @@ struct thread_state {
   std::vector<std::uint64_t> per_connection;  ///< window messages, by local connection index
   bool ports_exhausted = false;               ///< a connect failed with EADDRNOTAVAIL
   bool out_of_files = false;                  ///< a connect failed with EMFILE or ENFILE
+  /// Set by the driver when the run's time is up: send nothing more, collect the replies in
+  /// flight, then close cleanly (closing with replies unread would reset the connection, and the
+  /// server would count an error that is the client's doing).
+  std::atomic<bool> winding_down{false};
 };
 
 /// The body of connection `index` (its slot in its thread is `local_index`): runs until its

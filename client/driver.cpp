@@ -188,6 +188,15 @@ run_result run_load(const options& o, const run_hooks& hooks) {
     }
   }
   const deadline stopped = clock::now();
+  if (!finished) {
+    // Wind down: no new messages; give the replies in flight a moment to come back so every
+    // connection closes cleanly, then cancel whatever is still waiting.
+    for (auto& st : states) st->winding_down.store(true, std::memory_order_relaxed);
+    const auto grace = std::min<clock::duration>(plan.timeout, std::chrono::seconds(1));
+    const bool interrupted_by_user =
+        hooks.interrupted != nullptr && hooks.interrupted->load(std::memory_order_relaxed);
+    if (!interrupted_by_user) all_done.wait_until(clock::now() + grace);
+  }
   pool.stop();
   pool.join();
   if (const auto errors = pool.errors(); !errors.empty()) {
