@@ -1,8 +1,8 @@
 // Names processes for ps and top: "echod: master", "echod: worker 2". Sets the kernel's comm
 // (prctl PR_SET_NAME, 15 characters, what top and /proc/PID/comm show) and rewrites the argv area
 // (what ps -f and /proc/PID/cmdline show). Does not move the environment out of the way as nginx
-// does: the title only has the room the original command line had, which "echod" plus any
-// argument always leaves enough of.
+// does, so the title only has the room the original command line had: enough with any argument
+// ("echod -c FILE"); a bare "echod" shows as "echod" in ps -f, while comm still has the full title.
 #pragma once
 
 #include <string_view>

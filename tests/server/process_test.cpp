@@ -1,8 +1,11 @@
 // echod's processes under signals, kills, reloads and bad input, on the real binary: the process
-// tree matches the config, config and bind errors end echod before it forks, SIGTERM drains,
-// SIGHUP reloads under traffic without a client error, a bad reload keeps the old workers, a
+// tree (and CPU pinning) matches the config, config and bind errors end echod before it forks,
+// SIGTERM drains and a worker that ignores it is killed, SIGHUP reloads under traffic without a
+// client error, retiring workers close leftovers politely, a bad reload keeps the old workers, a
 // killed worker is replaced without disturbing the others, a worker that cannot start does not
 // respawn in a loop, and counters add up.
+#include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -102,6 +105,45 @@ TEST_P(process_test, one_master_two_workers_three_scheduler_threads_each) {
   const auto master_threads = thread_names(e->pid());
   EXPECT_EQ(master_threads.size(), 1u) << "the master runs no threads";
   EXPECT_EQ(e->stop(SIGTERM, 10s).value_or(-1), 0) << e->log();
+}
+
+// The CPUs a thread may run on, from /proc/PID/task/TID/status ("Cpus_allowed_list: 0-3").
+std::vector<std::string> scheduler_cpu_lists(pid_t pid) {
+  std::vector<std::string> out;
+  const std::string base = "/proc/" + std::to_string(pid) + "/task/";
+  DIR* dir = opendir(base.c_str());
+  if (dir == nullptr) return out;
+  while (dirent* e = readdir(dir)) {
+    std::ifstream comm(base + e->d_name + "/comm");
+    std::string name;
+    if (!std::getline(comm, name) || name.rfind("echod-sched-", 0) != 0) continue;
+    std::ifstream status(base + e->d_name + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("Cpus_allowed_list:", 0) == 0) out.push_back(line.substr(line.find('\t') + 1));
+    }
+  }
+  closedir(dir);
+  return out;
+}
+
+TEST(process_affinity, auto_pins_each_scheduler_thread_to_its_own_cpu) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  if (CPU_COUNT(&allowed) < 2) GTEST_SKIP() << "this process may use only one CPU";
+  echod_process e({"--set", "listen=127.0.0.1:0", "--set", "processes=2", "--set", "threads=1",
+                   "--set", "cpu_affinity=auto", "--set", "backend=epoll"});
+  ASSERT_TRUE(e.wait_workers(2)) << e.log();
+  std::set<std::string> cpus;
+  for (const pid_t w : e.workers()) {
+    const auto lists = scheduler_cpu_lists(w);
+    ASSERT_EQ(lists.size(), 1u);
+    EXPECT_EQ(lists[0].find_first_of(",-"), std::string::npos) << "not pinned: " << lists[0];
+    cpus.insert(lists[0]);
+  }
+  EXPECT_EQ(cpus.size(), 2u) << "both workers' threads on one CPU";
+  EXPECT_EQ(exit_of(e.stop(SIGTERM, 10s)), "exited 0") << e.log();
 }
 
 // ---- errors before anything is forked ----
