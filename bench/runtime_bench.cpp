@@ -31,8 +31,7 @@ void coroutine_switch(benchmark::State& state) {
     });
   }
   sched->spawn([&] {
-    for (auto _ : state)
-      runtime::this_coroutine::yield();
+    for (auto _ : state) runtime::this_coroutine::yield();
     stop = true;
   });
   sched->run();

@@ -1,10 +1,10 @@
 // "host:port" syntax check; see host_port.hpp.
 #include "config/host_port.hpp"
 
-#include <charconv>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
+
+#include <charconv>
 
 namespace echod::config {
 namespace {

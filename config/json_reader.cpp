@@ -1,6 +1,9 @@
 // JSON parsing with located errors, "--set" overrides and typed field reads; see json_reader.hpp.
 #include "config/json_reader.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
@@ -9,9 +12,7 @@
 #include <exception>
 #include <set>
 
-#include <fcntl.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "config/units.hpp"
 
@@ -106,8 +107,7 @@ std::string parse_error_reason(const std::string& what) {
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
-  for (const auto& item : items)
-    out += (out.empty() ? "" : ", ") + item;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
   return out;
 }
 
@@ -242,8 +242,7 @@ std::string brief(const json& value) {
   constexpr std::size_t limit = 60;
   if (text.size() > limit) {
     std::size_t cut = limit - 3;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
-      --cut;  // UTF-8
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
     text = text.substr(0, cut) + "...";
   }
   return text;

@@ -124,13 +124,9 @@ void read_http(object_reader& r, http_limits& http) {
   h.finish();
 }
 
-bool is_power_of_two(unsigned n) {
-  return n != 0 && (n & (n - 1)) == 0;
-}
+bool is_power_of_two(unsigned n) { return n != 0 && (n & (n - 1)) == 0; }
 
-json auto_or_count(unsigned n) {
-  return n == 0 ? json("auto") : json(n);
-}
+json auto_or_count(unsigned n) { return n == 0 ? json("auto") : json(n); }
 
 // 300, not 300.0; fractions stay exact (nlohmann prints the shortest round-tripping form).
 json seconds(double value) {

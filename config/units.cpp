@@ -9,13 +9,9 @@
 namespace echod::config {
 namespace {
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-char to_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -36,8 +32,7 @@ std::optional<std::uint64_t> parse_digits(std::string_view digits) {
 
 std::size_t digit_run(std::string_view text, std::size_t from) {
   std::size_t i = from;
-  while (i < text.size() && is_digit(text[i]))
-    ++i;
+  while (i < text.size() && is_digit(text[i])) ++i;
   return i - from;
 }
 

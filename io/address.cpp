@@ -1,9 +1,9 @@
 #include "io/address.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <cstring>
-
-#include <arpa/inet.h>
 
 namespace echod::io {
 namespace {

@@ -2,12 +2,12 @@
 // are numeric (no DNS on the data path); "localhost" is accepted as 127.0.0.1.
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 namespace echod::io {
 

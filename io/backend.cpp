@@ -66,8 +66,7 @@ std::string describe_backend(backend_kind resolved) {
   if (resolved == backend_kind::io_uring) {
     std::string text = "io_uring (";
     const auto& features = probe_io_uring().features;
-    for (std::size_t i = 0; i < features.size(); ++i)
-      text += (i ? " " : "") + features[i];
+    for (std::size_t i = 0; i < features.size(); ++i) text += (i ? " " : "") + features[i];
     return text + ")";
   }
   const auto& probe = probe_io_uring();

@@ -4,10 +4,10 @@
 // a value or -errno; none throws. One file per backend implements it.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <string>
 #include <vector>
-
-#include <sys/socket.h>
 
 #include "io/result.hpp"
 #include "runtime/clock.hpp"

@@ -1,12 +1,12 @@
 #include "io/reactor_epoll.hpp"
 
-#include <cerrno>
-#include <system_error>
-
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
 
 #include "runtime/scheduler.hpp"
 
@@ -182,8 +182,6 @@ class epoll_reactor final : public reactor {
 
 }  // namespace
 
-std::unique_ptr<reactor> make_epoll_reactor() {
-  return std::make_unique<epoll_reactor>();
-}
+std::unique_ptr<reactor> make_epoll_reactor() { return std::make_unique<epoll_reactor>(); }
 
 }  // namespace echod::io

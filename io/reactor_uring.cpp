@@ -1,13 +1,13 @@
 #include "io/reactor_uring.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <system_error>
-
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
 
 #include "runtime/scheduler.hpp"
 
@@ -164,14 +164,12 @@ class uring_reactor final : public reactor {
     prep(sqe);
     io_uring_sqe_set_data(sqe, &op);
     wake_reason why = wake_reason::woken;
-    while (!op.done && why == wake_reason::woken)
-      why = sched->park(until);
+    while (!op.done && why == wake_reason::woken) why = sched->park(until);
     if (!op.done) {
       io_uring_sqe* cancel = next_sqe();
       io_uring_prep_cancel(cancel, &op, 0);
       io_uring_sqe_set_data64(cancel, ignored_completion);
-      while (!op.done)
-        sched->park_pinned();
+      while (!op.done) sched->park_pinned();
       // It may have completed anyway (data read, connection accepted): then that result stands.
       if (op.result == -ECANCELED || op.result == -EINTR) {
         return why == wake_reason::timed_out ? -ETIMEDOUT : -ECANCELED;

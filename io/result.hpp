@@ -1,9 +1,9 @@
 // Results on the data path are values, not exceptions: a non-negative count or -errno.
 #pragma once
 
-#include <string>
-
 #include <sys/types.h>
+
+#include <string>
 
 namespace echod::io {
 

@@ -1,11 +1,11 @@
 #include "io/socket.hpp"
 
+#include <netinet/tcp.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <system_error>
-
-#include <netinet/tcp.h>
-#include <unistd.h>
 
 #include "runtime/scheduler.hpp"
 
@@ -86,12 +86,8 @@ io_result stream::write_all(const void* buf, std::size_t len, deadline until) {
   return static_cast<io_result>(sent);
 }
 
-int stream::shutdown_write() {
-  return ::shutdown(fd(), SHUT_WR) == 0 ? 0 : -errno;
-}
-int stream::set_nodelay(bool on) {
-  return set_int_option(fd(), IPPROTO_TCP, TCP_NODELAY, on);
-}
+int stream::shutdown_write() { return ::shutdown(fd(), SHUT_WR) == 0 ? 0 : -errno; }
+int stream::set_nodelay(bool on) { return set_int_option(fd(), IPPROTO_TCP, TCP_NODELAY, on); }
 int stream::set_send_buffer(int bytes) {
   return set_int_option(fd(), SOL_SOCKET, SO_SNDBUF, bytes);
 }

@@ -81,15 +81,11 @@ scheduler::~scheduler() {
     fire_timers();
     if (ready_head_ == nullptr && pinned_ > 0) io_->poll(std::chrono::milliseconds(100));
   }
-  while (all_ != nullptr)
-    unwind(all_);
-  for (coroutine* c : free_)
-    delete c;
+  while (all_ != nullptr) unwind(all_);
+  for (coroutine* c : free_) delete c;
 }
 
-scheduler* scheduler::current() {
-  return current_scheduler;
-}
+scheduler* scheduler::current() { return current_scheduler; }
 
 coroutine* scheduler::current_coroutine() {
   return current_scheduler != nullptr ? current_scheduler->running_ : nullptr;
@@ -323,13 +319,10 @@ void scheduler::cancel(coroutine* c) {
 }
 
 void scheduler::cancel_all() {
-  for (coroutine* c = all_; c != nullptr; c = c->next_live_)
-    cancel(c);
+  for (coroutine* c = all_; c != nullptr; c = c->next_live_) cancel(c);
 }
 
-bool scheduler::cancelled(const coroutine* c) const {
-  return c != nullptr && c->cancel_requested_;
-}
+bool scheduler::cancelled(const coroutine* c) const { return c != nullptr && c->cancel_requested_; }
 
 void scheduler::post(std::function<void()> fn) {
   {
@@ -347,8 +340,7 @@ void scheduler::drain_mailbox() {
     batch.swap(mailbox_);
     mailbox_ready_.store(false, std::memory_order_relaxed);
   }
-  for (auto& fn : batch)
-    fn();
+  for (auto& fn : batch) fn();
 }
 
 }  // namespace echod::runtime

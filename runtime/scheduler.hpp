@@ -126,18 +126,10 @@ class scheduler {
 
 namespace this_coroutine {
 /// Shorthands for the current scheduler's members, for use inside a coroutine.
-inline void yield() {
-  scheduler::current()->yield();
-}
-inline wake_reason sleep_for(clock::duration d) {
-  return scheduler::current()->sleep_for(d);
-}
-inline wake_reason park(deadline until = no_deadline) {
-  return scheduler::current()->park(until);
-}
-inline bool cancelled() {
-  return scheduler::current()->cancelled(scheduler::current_coroutine());
-}
+inline void yield() { scheduler::current()->yield(); }
+inline wake_reason sleep_for(clock::duration d) { return scheduler::current()->sleep_for(d); }
+inline wake_reason park(deadline until = no_deadline) { return scheduler::current()->park(until); }
+inline bool cancelled() { return scheduler::current()->cancelled(scheduler::current_coroutine()); }
 }  // namespace this_coroutine
 
 }  // namespace echod::runtime

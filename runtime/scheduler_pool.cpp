@@ -1,10 +1,10 @@
 #include "runtime/scheduler_pool.hpp"
 
-#include <exception>
-#include <mutex>
-
 #include <pthread.h>
 #include <sched.h>
+
+#include <exception>
+#include <mutex>
 
 namespace echod::runtime {
 
@@ -37,8 +37,7 @@ void pin_thread(const std::vector<int>& cpus, std::size_t index) {
 }  // namespace
 
 scheduler_pool::scheduler_pool(options opts, poller_factory make_poller, thread_main main) {
-  for (std::size_t i = 0; i < opts.threads; ++i)
-    slots_.push_back(std::make_unique<slot>());
+  for (std::size_t i = 0; i < opts.threads; ++i) slots_.push_back(std::make_unique<slot>());
   try {
     start_threads(opts, make_poller, main);
   } catch (...) {
@@ -63,8 +62,7 @@ void scheduler_pool::start_threads(const options& opts, const poller_factory& ma
         {
           std::lock_guard lock(me.lock);
           me.sched = &sched;
-          for (auto& fn : me.early)
-            sched.post([&sched, fn = std::move(fn)] { fn(sched); });
+          for (auto& fn : me.early) sched.post([&sched, fn = std::move(fn)] { fn(sched); });
           me.early.clear();
         }
         sched.run();
@@ -81,9 +79,7 @@ void scheduler_pool::start_threads(const options& opts, const poller_factory& ma
   }
 }
 
-scheduler_pool::~scheduler_pool() {
-  join();
-}
+scheduler_pool::~scheduler_pool() { join(); }
 
 void scheduler_pool::post_all(const std::function<void(scheduler&)>& fn) {
   for (auto& s : slots_) {

@@ -4,13 +4,13 @@
 // one line naming the stack size, then lets the fault kill the process as it would have anyway.
 #include "runtime/stack_overflow.hpp"
 
-#include <cstdint>
-#include <cstring>
-#include <mutex>
-
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <mutex>
 
 namespace echod::runtime {
 namespace {
@@ -51,9 +51,7 @@ void write_all(const char* s, std::size_t n) {
   }
 }
 
-void write_str(const char* s) {
-  write_all(s, std::strlen(s));
-}
+void write_str(const char* s) { write_all(s, std::strlen(s)); }
 
 void write_number(std::size_t v) {
   char digits[24];
@@ -95,8 +93,6 @@ void install_stack_overflow_handler() {
   (void)altstack;
 }
 
-void set_current_coroutine_stack(const stack_span& stack) {
-  current_stack = stack;
-}
+void set_current_coroutine_stack(const stack_span& stack) { current_stack = stack; }
 
 }  // namespace echod::runtime

@@ -1,9 +1,9 @@
 #include "runtime/stack_pool.hpp"
 
-#include <new>
-
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <new>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -43,8 +43,7 @@ stack_pool::stack_pool(std::size_t stack_size, std::size_t max_cached)
     : stack_size_(round_to_pages(stack_size < 4096 ? 4096 : stack_size)), max_cached_(max_cached) {}
 
 stack_pool::~stack_pool() {
-  for (const stack_span& s : free_)
-    unmap(s);
+  for (const stack_span& s : free_) unmap(s);
 }
 
 stack_span stack_pool::acquire() {

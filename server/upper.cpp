@@ -28,8 +28,7 @@ void upper_copy(char* dst, const char* src, std::size_t n) {
   for (; i + 64 <= n; i += 64) {
     bytes16 v[4];
     std::memcpy(v, src + i, sizeof v);  // unaligned loads; dst == src is fine
-    for (auto& x : v)
-      x = upper16(x);
+    for (auto& x : v) x = upper16(x);
     std::memcpy(dst + i, v, sizeof v);
   }
   for (; i + 16 <= n; i += 16) {

@@ -10,8 +10,6 @@ namespace echod::server {
 /// Writes upper(src[0..n)) to dst; dst may equal src (in place), but must not overlap otherwise.
 void upper_copy(char* dst, const char* src, std::size_t n);
 
-inline void upper_in_place(char* data, std::size_t n) {
-  upper_copy(data, data, n);
-}
+inline void upper_in_place(char* data, std::size_t n) { upper_copy(data, data, n); }
 
 }  // namespace echod::server

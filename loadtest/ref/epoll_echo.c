@@ -32,37 +32,52 @@ struct conn {
 };
 
 static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { (void)sig; stopping = 1; }
+static void on_signal(int sig) {
+  (void)sig;
+  stopping = 1;
+}
 
-static void die(const char *what) { perror(what); exit(1); }
+static void die(const char* what) {
+  perror(what);
+  exit(1);
+}
 
-static void watch(int ep, int op, struct conn *c, unsigned events) {
+static void watch(int ep, int op, struct conn* c, unsigned events) {
   struct epoll_event ev = {.events = events, .data.ptr = c};
   if (epoll_ctl(ep, op, c->fd, &ev) < 0) die("epoll_ctl");
 }
 
-static void drop(struct conn *c) {
+static void drop(struct conn* c) {
   close(c->fd); /* close() also removes it from the epoll set */
   free(c);
 }
 
 /* Sends buf[off, len). Returns 0 when all is sent or parked on EAGAIN, -1 when the peer is gone. */
-static int flush(int ep, struct conn *c) {
+static int flush(int ep, struct conn* c) {
   while (c->off < c->len) {
     ssize_t n = write(c->fd, c->buf + c->off, c->len - c->off);
-    if (n > 0) { c->off += (size_t)n; continue; }
+    if (n > 0) {
+      c->off += (size_t)n;
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) { watch(ep, EPOLL_CTL_MOD, c, EPOLLOUT); return 0; }
+    if (n < 0 && errno == EAGAIN) {
+      watch(ep, EPOLL_CTL_MOD, c, EPOLLOUT);
+      return 0;
+    }
     return -1;
   }
   c->off = c->len = 0;
   return 0;
 }
 
-static void on_readable(int ep, struct conn *c, int upper) {
+static void on_readable(int ep, struct conn* c, int upper) {
   ssize_t n = read(c->fd, c->buf, sizeof c->buf);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n <= 0) { drop(c); return; } /* EOF or reset */
+  if (n <= 0) {
+    drop(c);
+    return;
+  } /* EOF or reset */
   if (upper)
     for (ssize_t i = 0; i < n; i++)
       if (c->buf[i] >= 'a' && c->buf[i] <= 'z') c->buf[i] -= 'a' - 'A';
@@ -71,8 +86,11 @@ static void on_readable(int ep, struct conn *c, int upper) {
   if (flush(ep, c) < 0) drop(c);
 }
 
-static void on_writable(int ep, struct conn *c) {
-  if (flush(ep, c) < 0) { drop(c); return; }
+static void on_writable(int ep, struct conn* c) {
+  if (flush(ep, c) < 0) {
+    drop(c);
+    return;
+  }
   if (c->len == 0) watch(ep, EPOLL_CTL_MOD, c, EPOLLIN); /* drained: read again */
 }
 
@@ -86,15 +104,18 @@ static void accept_all(int ep, int lfd) {
     }
     int one = 1; /* small replies must leave now, not wait for Nagle */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct conn *c = malloc(sizeof *c);
-    if (!c) { close(fd); continue; }
+    struct conn* c = malloc(sizeof *c);
+    if (!c) {
+      close(fd);
+      continue;
+    }
     c->fd = fd;
     c->off = c->len = 0;
     watch(ep, EPOLL_CTL_ADD, c, EPOLLIN);
   }
 }
 
-static int open_listener(const char *host, int port) {
+static int open_listener(const char* host, int port) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
     fprintf(stderr, "bad IPv4 address %s\n", host);
@@ -104,22 +125,28 @@ static int open_listener(const char *host, int port) {
   if (fd < 0) die("socket");
   int one = 1; /* a restart must not wait for TIME_WAIT to clear */
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+  if (bind(fd, (struct sockaddr*)&a, sizeof a) < 0) die("bind");
   if (listen(fd, 4096) < 0) die("listen");
   socklen_t len = sizeof a;
-  if (getsockname(fd, (struct sockaddr *)&a, &len) < 0) die("getsockname");
+  if (getsockname(fd, (struct sockaddr*)&a, &len) < 0) die("getsockname");
   fprintf(stderr, "listening on %s:%d\n", host, ntohs(a.sin_port));
   return fd;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   int upper = 1, port = 0, opt;
-  const char *host = "127.0.0.1";
+  const char* host = "127.0.0.1";
   while ((opt = getopt(argc, argv, "ep:a:")) != -1) {
-    if (opt == 'e') upper = 0;
-    else if (opt == 'p') port = atoi(optarg);
-    else if (opt == 'a') host = optarg;
-    else { fprintf(stderr, "usage: %s [-e] [-p PORT] [-a IPV4]\n", argv[0]); return 2; }
+    if (opt == 'e')
+      upper = 0;
+    else if (opt == 'p')
+      port = atoi(optarg);
+    else if (opt == 'a')
+      host = optarg;
+    else {
+      fprintf(stderr, "usage: %s [-e] [-p PORT] [-a IPV4]\n", argv[0]);
+      return 2;
+    }
   }
   /* No SA_RESTART: the signal must interrupt epoll_wait so the loop sees `stopping`. */
   struct sigaction sa = {.sa_handler = on_signal};
@@ -141,12 +168,14 @@ int main(int argc, char **argv) {
       die("epoll_wait");
     }
     for (int i = 0; i < n; i++) {
-      struct conn *c = events[i].data.ptr;
+      struct conn* c = events[i].data.ptr;
       if (!c) accept_all(ep, lfd);
       /* Dispatch on state, not on the event bits: with unsent data we only wait for EPOLLOUT,
        * and an EPOLLHUP/EPOLLERR then must not read over the tail; write() reports the error. */
-      else if (c->len > 0) on_writable(ep, c);
-      else on_readable(ep, c, upper);
+      else if (c->len > 0)
+        on_writable(ep, c);
+      else
+        on_readable(ep, c, upper);
     }
   }
   return 0;

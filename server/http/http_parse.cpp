@@ -10,21 +10,15 @@ namespace {
 // tchar from RFC 9110 §5.6.2: the bytes allowed in methods and header names.
 constexpr std::array<bool, 256> make_tchar_table() {
   std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c)
-    t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c)
-    t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c)
-    t[c] = true;
-  for (const char c : std::string_view("!#$%&'*+-.^_`|~"))
-    t[static_cast<unsigned char>(c)] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (const char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
   return t;
 }
 constexpr std::array<bool, 256> tchar = make_tchar_table();
 
-bool is_ctl(unsigned char c) {
-  return c < 0x20 || c == 0x7f;
-}
+bool is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
 // Field values may hold SP, HTAB, VCHAR and obs-text; any other control byte (a stray CR, NUL)
 // is how request smuggling starts, so it is refused.
@@ -36,13 +30,9 @@ bool is_clean_value(std::string_view v) {
   return true;
 }
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
-}
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
 int hex_value(char c) {
   if (is_digit(c)) return c - '0';
@@ -74,8 +64,7 @@ int parse_request_line(std::string_view line, request_line& rl) {
   // Exactly one SP between the three parts; RFC 9112 §3 allows lenience here but a strict
   // parser cannot be confused about where the target ends.
   std::size_t sp1 = 0;
-  while (sp1 < line.size() && tchar[static_cast<unsigned char>(line[sp1])])
-    ++sp1;
+  while (sp1 < line.size() && tchar[static_cast<unsigned char>(line[sp1])]) ++sp1;
   if (sp1 == 0 || sp1 == line.size() || line[sp1] != ' ') return 400;
   // The target is any run of non-CTL, non-SP bytes (obs-text included); its form is the
   // engine's business.
@@ -102,15 +91,12 @@ bool parse_header_line(std::string_view line, header_field& f) {
   // One pass over the name finds the ':' and checks the token: leading whitespace (obs-fold)
   // and whitespace before ':' both stop the scan on a byte that is not ':'.
   std::size_t colon = 0;
-  while (colon < line.size() && tchar[static_cast<unsigned char>(line[colon])])
-    ++colon;
+  while (colon < line.size() && tchar[static_cast<unsigned char>(line[colon])]) ++colon;
   if (colon == 0 || colon == line.size() || line[colon] != ':') return false;
   f.name = line.substr(0, colon);
   std::string_view v = line.substr(colon + 1);
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-    v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-    v.remove_suffix(1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   if (!is_clean_value(v)) return false;
   f.value = v;
   return true;
@@ -170,8 +156,7 @@ bool parse_chunk_size(std::string_view line, std::uint64_t& size) {
   }
   if (i == 0) return false;
   std::string_view rest = line.substr(i);
-  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
-    rest.remove_prefix(1);
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
   if (!rest.empty()) {
     if (rest.front() != ';' || !is_clean_value(rest)) return false;
   } else if (i != line.size()) {

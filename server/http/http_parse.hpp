@@ -54,10 +54,8 @@ void for_each_list_element(std::string_view v, F&& f) {
     const std::size_t comma = v.find(',');
     std::string_view e = v.substr(0, comma);
     v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-    while (!e.empty() && (e.front() == ' ' || e.front() == '\t'))
-      e.remove_prefix(1);
-    while (!e.empty() && (e.back() == ' ' || e.back() == '\t'))
-      e.remove_suffix(1);
+    while (!e.empty() && (e.front() == ' ' || e.front() == '\t')) e.remove_prefix(1);
+    while (!e.empty() && (e.back() == ' ' || e.back() == '\t')) e.remove_suffix(1);
     if (!e.empty()) f(e);
   }
 }

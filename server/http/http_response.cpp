@@ -87,8 +87,6 @@ void write_error(std::string& out, int status) {
   h.flush(out);
 }
 
-void write_continue(std::string& out) {
-  out.append("HTTP/1.1 100 Continue\r\n\r\n");
-}
+void write_continue(std::string& out) { out.append("HTTP/1.1 100 Continue\r\n\r\n"); }
 
 }  // namespace echod::server::http

@@ -3,15 +3,16 @@
 // refused connects, address-in-use errors, IPv6, and many concurrent connections.
 #include "io/socket.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <numeric>
 #include <string>
 #include <system_error>
 #include <vector>
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "backend_param.hpp"
 #include "open_files.hpp"
@@ -117,8 +118,7 @@ TEST_P(socket_test, cancel_ends_a_blocked_accept) {
 TEST_P(socket_test, eight_mib_through_a_tiny_send_buffer_arrive_intact) {
   constexpr std::size_t total = 8u << 20;
   std::vector<unsigned char> payload(total);
-  for (std::size_t i = 0; i < total; ++i)
-    payload[i] = static_cast<unsigned char>(i * 131 + 7);
+  for (std::size_t i = 0; i < total; ++i) payload[i] = static_cast<unsigned char>(i * 131 + 7);
   std::vector<unsigned char> got;
   io_result written = 0;
   run([&] {

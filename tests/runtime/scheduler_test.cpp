@@ -162,8 +162,7 @@ TEST_P(scheduler_test, destroying_the_scheduler_unwinds_suspended_coroutines) {
         counted guard(&destroyed);
         try {
           // Deaf to cancellation: parks again, so only a forced unwind can end it.
-          for (;;)
-            this_coroutine::park();
+          for (;;) this_coroutine::park();
         } catch (const std::exception&) {
           swallowed = true;  // forced_unwind is no std::exception: it must pass through
         }
@@ -213,8 +212,7 @@ TEST_P(scheduler_test, ten_thousand_coroutines_on_one_thread) {
   sched->spawn([&] {
     // Wait until everyone is parked for good (their sleeps are at most 20 ms), then wake all.
     this_coroutine::sleep_for(std::chrono::milliseconds(50));
-    for (coroutine* c : parked)
-      scheduler::current()->wake(c);
+    for (coroutine* c : parked) scheduler::current()->wake(c);
   });
   sched->run();
   EXPECT_EQ(done, count);
@@ -252,8 +250,7 @@ TEST_P(scheduler_test, pool_runs_one_scheduler_per_thread_and_stops_from_outside
             if (this_coroutine::sleep_for(1h) == wake_reason::cancelled) ++cancelled;
           });
         });
-    while (started.load() < 3)
-      std::this_thread::sleep_for(1ms);
+    while (started.load() < 3) std::this_thread::sleep_for(1ms);
     pool.stop();
     pool.join();
     EXPECT_TRUE(pool.errors().empty());

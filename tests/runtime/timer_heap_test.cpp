@@ -44,10 +44,8 @@ TEST_P(timer_order_test, random_deadlines_fire_in_order_and_early_wakes_leave_no
   });
   sched->run();
   EXPECT_EQ(fired.size(), 300 - woken.size());
-  for (std::size_t i = 1; i < fired.size(); ++i)
-    EXPECT_LE(fired[i - 1].first, fired[i].first);
-  for (const auto& [ms, id] : fired)
-    EXPECT_EQ(woken.count(id), 0u);
+  for (std::size_t i = 1; i < fired.size(); ++i) EXPECT_LE(fired[i - 1].first, fired[i].first);
+  for (const auto& [ms, id] : fired) EXPECT_EQ(woken.count(id), 0u);
 }
 
 ECHOD_INSTANTIATE_BACKENDS(timer_order_test);

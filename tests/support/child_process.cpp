@@ -1,12 +1,12 @@
 #include "child_process.hpp"
 
-#include <stdexcept>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <stdexcept>
 
 // GCC 12 reports a false -Wmaybe-uninitialized inside libstdc++'s <regex> under -fsanitize.
 #pragma GCC diagnostic push
@@ -68,8 +68,7 @@ child_process::child_process(std::vector<std::string> argv) {
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
     std::vector<char*> args;
-    for (auto& a : argv)
-      args.push_back(a.data());
+    for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
     execv(args[0], args.data());
     const std::string msg = "exec " + argv[0] + ": " + strerror(errno) + "\n";
@@ -125,8 +124,7 @@ std::optional<std::vector<std::string>> child_process::wait_for(stream_capture& 
     std::smatch m;
     if (!std::regex_search(s.text, m, re)) return std::nullopt;
     std::vector<std::string> groups;
-    for (const auto& g : m)
-      groups.push_back(g.str());
+    for (const auto& g : m) groups.push_back(g.str());
     return groups;
   };
   for (;;) {

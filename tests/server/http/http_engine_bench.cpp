@@ -13,8 +13,7 @@ using echod::server::http::limits;
 
 void run(benchmark::State& state, const std::string& request, int per_read) {
   std::string in;
-  for (int i = 0; i < per_read; ++i)
-    in += request;
+  for (int i = 0; i < per_read; ++i) in += request;
   engine e(limits{});
   std::string out;
   for (auto _ : state) {
@@ -35,15 +34,9 @@ std::string post_request(std::size_t n) {
          "\r\n\r\n" + std::string(n, 'x');
 }
 
-void bm_keepalive_get(benchmark::State& state) {
-  run(state, get_request, 1);
-}
-void bm_pipelined_get_x16(benchmark::State& state) {
-  run(state, get_request, 16);
-}
-void bm_post_4k(benchmark::State& state) {
-  run(state, post_request(4096), 1);
-}
+void bm_keepalive_get(benchmark::State& state) { run(state, get_request, 1); }
+void bm_pipelined_get_x16(benchmark::State& state) { run(state, get_request, 16); }
+void bm_post_4k(benchmark::State& state) { run(state, post_request(4096), 1); }
 
 void bm_post_4k_chunked_split(benchmark::State& state) {
   // The slow path: chunked body arriving over several reads, buffered in the engine.

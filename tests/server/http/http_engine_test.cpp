@@ -22,12 +22,8 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace echod::server::http {
 namespace {
@@ -49,16 +45,13 @@ result feed(std::string_view stream, const std::vector<std::size_t>& cuts, limit
     r.keep = e.on_data(piece, r.out);
     from = to;
   };
-  for (const std::size_t c : cuts)
-    send(c);
+  for (const std::size_t c : cuts) send(c);
   send(stream.size());
   r.requests = e.requests();
   return r;
 }
 
-result feed(std::string_view stream, limits l = {}) {
-  return feed(stream, {}, l);
-}
+result feed(std::string_view stream, limits l = {}) { return feed(stream, {}, l); }
 
 std::string ok(std::string_view body, std::string_view connection = "", bool head = false) {
   std::string s = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
@@ -408,8 +401,7 @@ TEST(http_engine_split, every_split_gives_identical_output) {
     ASSERT_GT(whole.requests + whole.out.size(), 0u);
 
     std::vector<std::size_t> cuts;
-    for (std::size_t i = 1; i < c.stream.size(); ++i)
-      cuts.push_back(i);
+    for (std::size_t i = 1; i < c.stream.size(); ++i) cuts.push_back(i);
     expect_same(whole, feed(c.stream, cuts, c.l), "1 byte at a time");
 
     for (std::size_t i = 0; i <= c.stream.size(); ++i) {
@@ -464,11 +456,9 @@ TEST(http_engine, no_allocation_per_request_once_warm) {
     }
     out.clear();
   };
-  for (int i = 0; i < 3; ++i)
-    round();
+  for (int i = 0; i < 3; ++i) round();
   const std::size_t before = g_allocations;
-  for (int i = 0; i < 100; ++i)
-    round();
+  for (int i = 0; i < 100; ++i) round();
   EXPECT_EQ(g_allocations, before);
   EXPECT_EQ(e.requests(), 103u * 3);
 }
