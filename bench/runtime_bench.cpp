@@ -66,13 +66,15 @@ void loopback_ping_pong(benchmark::State& state, io::backend_kind kind) {
     l.accept(server);
     client.set_nodelay(true);
     server.set_nodelay(true);
+    bool server_done = false;
     scheduler::current()->spawn([&] {
       char buf[64];
       for (;;) {
         const auto n = server.read_some(buf, sizeof buf);
-        if (n <= 0) return;
+        if (n <= 0) break;
         server.write_all(buf, static_cast<std::size_t>(n));
       }
+      server_done = true;
     });
     char msg[64] = {};
     for (auto _ : state) {
@@ -80,6 +82,8 @@ void loopback_ping_pong(benchmark::State& state, io::backend_kind kind) {
       client.read_exact(msg, sizeof msg);
     }
     client.close();
+    // `server` lives in this frame: wait until the echo coroutine has seen the close.
+    while (!server_done) runtime::this_coroutine::yield();
   });
   sched->run();
   state.SetItemsProcessed(state.iterations());
