@@ -5,6 +5,13 @@ cd "$(dirname "$0")/.."
 dir=${1:-build}
 shift || true
 if [[ ! -f "$dir/build.ninja" ]]; then
-  meson setup "$dir" "$@" >/dev/null
+  if ! out=$(meson setup "$dir" "$@" 2>&1); then
+    printf '%s\n' "$out" >&2
+    exit 1
+  fi
 fi
-ninja -C "$dir" >/dev/null
+# Quiet when it works; the whole build log when it does not.
+if ! out=$(ninja -C "$dir" 2>&1); then
+  printf '%s\n' "$out" >&2
+  exit 1
+fi

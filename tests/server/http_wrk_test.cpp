@@ -3,7 +3,6 @@
 // responses, zero wrong replies. Skipped, visibly, where wrk is not installed.
 #include <unistd.h>
 
-#include <regex>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -42,9 +41,11 @@ class http_wrk_test : public backend_test {
   static void expect_clean(const std::string& out) {
     EXPECT_EQ(out.find("Socket errors"), std::string::npos) << out;
     EXPECT_EQ(out.find("Non-2xx"), std::string::npos) << out;
-    std::smatch m;
-    ASSERT_TRUE(std::regex_search(out, m, std::regex(R"((\d+) requests in)"))) << out;
-    EXPECT_GT(std::stoll(m[1]), 1000) << out;
+    // "  123456 requests in 2.00s, ..." (no <regex>: GCC 12 warns inside it under sanitizers)
+    const auto at = out.find(" requests in ");
+    ASSERT_NE(at, std::string::npos) << out;
+    const auto start = out.find_last_not_of("0123456789", at - 1) + 1;
+    EXPECT_GT(std::stoll(out.substr(start, at - start)), 1000) << out;
   }
 };
 
