@@ -1,6 +1,8 @@
 #include "io/socket.hpp"
 
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,6 +89,10 @@ io_result stream::write_all(const void* buf, std::size_t len, deadline until) {
 }
 
 int stream::shutdown_write() { return ::shutdown(fd(), SHUT_WR) == 0 ? 0 : -errno; }
+io_result stream::unacknowledged_bytes() const {
+  int bytes = 0;
+  return ::ioctl(fd(), SIOCOUTQ, &bytes) == 0 ? bytes : -errno;
+}
 int stream::set_nodelay(bool on) { return set_int_option(fd(), IPPROTO_TCP, TCP_NODELAY, on); }
 int stream::set_send_buffer(int bytes) {
   return set_int_option(fd(), SOL_SOCKET, SO_SNDBUF, bytes);

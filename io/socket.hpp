@@ -55,6 +55,8 @@ class stream {
   io_result write_all(const void* buf, std::size_t len, deadline until = no_deadline);
 
   int shutdown_write();  ///< half-close: the peer reads EOF, we can still read. 0 or -errno
+  /// Bytes written but not yet acknowledged by the peer (SIOCOUTQ), or -errno.
+  io_result unacknowledged_bytes() const;
   int set_nodelay(bool on);
   int set_send_buffer(int bytes);
   int set_receive_buffer(int bytes);

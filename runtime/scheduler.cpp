@@ -330,6 +330,12 @@ void scheduler::cancel_all() {
   for (coroutine* c = all_; c != nullptr; c = c->next_live_) cancel(c);
 }
 
+void scheduler::expire(coroutine* c) {
+  if (c->state_ == coroutine::state::parked && c->interruptible_) {
+    make_ready(c, wake_reason::timed_out);
+  }
+}
+
 bool scheduler::cancelled(const coroutine* c) const { return c != nullptr && c->cancel_requested_; }
 
 void scheduler::post(std::function<void()> fn) {

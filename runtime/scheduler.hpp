@@ -79,6 +79,10 @@ class scheduler {
   void cancel(coroutine* c);
   void cancel_all();
   bool cancelled(const coroutine* c) const;
+  /// Ends `c`'s current interruptible park now with `timed_out`, as if its deadline had passed;
+  /// no-op if it is not parked, or parked deaf (park_pinned). Unlike cancel() nothing sticks: a
+  /// way to make one wait give up early (e.g. a read, when the server starts closing).
+  void expire(coroutine* c);
 
   // ---- from any thread ----
 

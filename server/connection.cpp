@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 
@@ -15,19 +16,25 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Closing (stop): our own SHUT_RD makes an empty receive queue read as end of input, but bytes
-// the client sent just before may still be a window update away. A short quiet period tells
-// "nothing more is coming" from "not here yet" without holding a stop up noticeably.
-constexpr auto closing_quiet = 50ms;
+// Closing (stop): a read waits at most this long. Bytes the client sent before the stop may still
+// be on their way (a window update away); a quiet period this long means nothing more is coming,
+// and the connection ends its input there instead of waiting for the client.
+constexpr auto closing_quiet = 100ms;
 
 // How long a connection the server ends first reads and drops what the client still sends, so
-// that close() finds the receive queue empty and sends FIN, not RST (nginx's lingering close).
+// that close() finds the receive queue empty and sends FIN, not a reset that would throw away
+// replies still queued (nginx's lingering close). It stops early once the client has
+// acknowledged every reply, checking this often: then a reset can no longer lose anything.
 constexpr auto linger_time = 1s;
+constexpr auto linger_check = 10ms;
 
 }  // namespace
 
 connection::connection(worker_thread& owner, int fd)
-    : owner_(owner), stream_(fd), idle_(owner.plan().idle_timeout) {
+    : owner_(owner),
+      stream_(fd),
+      self_(runtime::scheduler::current_coroutine()),
+      idle_(owner.plan().idle_timeout) {
   owner_.attach(*this);
   try {
     buffer_ = owner_.buffers().acquire();
@@ -46,6 +53,8 @@ connection::~connection() {
 
 std::size_t connection::buffer_size() const { return owner_.buffers().buffer_size(); }
 
+bool connection::draining() const { return owner_.draining(); }
+
 const config::server_config& connection::config() const { return owner_.plan().cfg; }
 
 runtime::deadline connection::io_deadline() const {
@@ -53,19 +62,32 @@ runtime::deadline connection::io_deadline() const {
                                                   : runtime::no_deadline;
 }
 
+runtime::deadline connection::read_deadline() const {
+  const runtime::deadline idle = io_deadline();
+  if (!owner_.closing()) return idle;
+  return std::min(idle, runtime::clock::now() + closing_quiet);
+}
+
 io::io_result connection::read(char* buf, std::size_t len) {
-  io::io_result n = stream_.read_some(buf, len, io_deadline());
-  if (n == 0 && owner_.closing()) {
-    if (runtime::this_coroutine::sleep_for(closing_quiet) == runtime::wake_reason::cancelled) {
-      n = -ECANCELED;
-    } else {
-      n = stream_.read_some(buf, len, io_deadline());
+  io::io_result n = 0;
+  bool quiet = false;  // the input ends because the server is closing, not because the client did
+  reading_ = true;
+  for (;;) {
+    const bool was_closing = owner_.closing();
+    n = stream_.read_some(buf, len, read_deadline());
+    if (n != -ETIMEDOUT || !owner_.closing()) break;
+    if (was_closing) {
+      n = 0;
+      quiet = true;
+      break;
     }
+    // begin_closing() cut this read short: wait a quiet period for bytes already on their way.
   }
+  reading_ = false;
   if (n > 0) {
     stats::add(owner_.counters().bytes_in, static_cast<std::uint64_t>(n));
   } else if (n == 0) {
-    eof_ = true;
+    eof_ = !quiet;
   } else {
     fail(n);
   }
@@ -104,24 +126,25 @@ void connection::fail(io::io_result error) {
   }
 }
 
-void connection::shut_read() {
-  if (stream_.valid()) ::shutdown(stream_.fd(), SHUT_RD);
+void connection::interrupt_read() {
+  if (reading_) owner_.scheduler()->expire(self_);
 }
 
 void connection::finish() {
   if (failed_ || !stream_.valid()) return;
   stream_.shutdown_write();
-  if (eof_) return;
+  if (eof_) return;  // the client has said all it will: close() sends FIN
   const runtime::deadline until = runtime::clock::now() + linger_time;
   for (;;) {
-    const io::io_result n = stream_.read_some(buffer_.get(), buffer_size(), until);
+    const runtime::deadline check = std::min(until, runtime::clock::now() + linger_check);
+    const io::io_result n = stream_.read_some(buffer_.get(), buffer_size(), check);
+    if (n == -ETIMEDOUT && check < until && stream_.unacknowledged_bytes() > 0) continue;
     if (n <= 0) return;
   }
 }
 
 void serve_connection(worker_thread& owner, int fd) {
   connection c(owner, fd);
-  if (owner.closing()) c.shut_read();
   owner.plan().svc->serve(c);
   c.finish();
 }

@@ -69,6 +69,7 @@ void serve_http(connection& c) {
   for (;;) {
     const io::io_result n = c.read(buf, size);
     if (n < 0) return;
+    if (c.draining()) engine.end_keep_alive();
     const bool keep =
         n == 0 ? engine.on_eof(out) : engine.on_data({buf, static_cast<std::size_t>(n)}, out);
     if (!out.empty() && !c.write(out.data(), out.size())) return;

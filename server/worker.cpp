@@ -260,23 +260,25 @@ int worker_process::serve() {
   return exit_code::ok;
 }
 
+// Both phases tell the threads first and log after: whoever reads the log line (a test, an
+// operator) may rely on every thread having been told.
 void worker_process::begin_retire() {
   const std::uint64_t open = open_connections();
+  on_each_thread(&worker_thread::stop_accepting);
   spdlog::info(
       "retire: no longer accepting; serving {} open connection{} until {} close{} "
       "(at most {} s)",
       open, open == 1 ? "" : "s", open == 1 ? "it" : "they", open == 1 ? "s" : "",
       plan_.cfg.shutdown_timeout);
-  on_each_thread(&worker_thread::stop_accepting);
   phase_ = phase::retiring;
   retire_end_ = clock::now() + seconds(plan_.cfg.shutdown_timeout);
 }
 
 void worker_process::begin_closing(clock::duration grace, const char* why) {
   const std::uint64_t open = open_connections();
+  on_each_thread(&worker_thread::begin_closing);
   spdlog::info("{}: closing {} connection{} (within {} ms)", why, open, open == 1 ? "" : "s",
                std::chrono::duration_cast<std::chrono::milliseconds>(grace).count());
-  on_each_thread(&worker_thread::begin_closing);
   phase_ = phase::closing;
   retire_end_ = clock::time_point::max();
   force_at_ = clock::now() + grace;

@@ -43,7 +43,7 @@ void worker_thread::stop_accepting() {
 void worker_thread::begin_closing() {
   stop_accepting();
   closing_ = true;
-  for (connection* c = connections_; c != nullptr; c = c->next_) c->shut_read();
+  for (connection* c = connections_; c != nullptr; c = c->next_) c->interrupt_read();
 }
 
 bool worker_thread::reserve_slot() {

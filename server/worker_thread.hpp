@@ -4,10 +4,12 @@
 //   serving   -> accept and serve;
 //   retiring  -> (reload) no more accepting; open connections are served until their clients
 //                close, however long that takes (the worker bounds it with shutdown_timeout);
-//   closing   -> (stop) no more accepting; every connection's read side is shut (SHUT_RD), so a
-//                connection idle in read sees end of input at once, and one that is busy finishes
-//                its write, answers what is already queued and then sees end of input. Each then
+//   closing   -> (stop) no more accepting; every read waits at most a short quiet period, so a
+//                connection idle in read ends at once (after that period), and one that is busy
+//                answers everything its client sends until the client pauses. Each then
 //                half-closes and closes politely: the client gets every reply, then EOF.
+//                (Not SHUT_RD: after it Linux stops sending window updates, so bytes the client
+//                had already sent could be stranded in its send queue and never answered.)
 // Everything here runs on the thread's own scheduler; other threads reach it with
 // scheduler_pool::post_all. It does not decide when to change phase or force an end: worker.cpp
 // does (and forces with scheduler::cancel_all).
@@ -54,9 +56,11 @@ class worker_thread {
   void open();
   /// Retiring: the acceptors stop (a connection an acceptor got while being cancelled is served).
   void stop_accepting();
-  /// Closing: stop_accepting(), then shut the read side of every connection (see the header).
+  /// Closing: stop_accepting(), then cut every connection's pending read short (see the header).
   void begin_closing();
   bool closing() const { return closing_; }
+  /// Retiring or closing: no more accepting.
+  bool draining() const { return !accepting_; }
 
   runtime::scheduler* scheduler() const { return sched_; }
   const worker_plan& plan() const { return plan_; }

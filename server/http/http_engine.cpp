@@ -217,7 +217,7 @@ void engine::read_trailer(const char*& p, const char* end, std::string& out) {
 
 void engine::finish(std::string_view body, std::string& out) {
   // HTTP/1.1 persists unless told to close; HTTP/1.0 closes unless asked to keep alive.
-  const bool keep = !conn_close_ && (minor_ == 1 || conn_keep_alive_);
+  const bool keep = !ending_ && !conn_close_ && (minor_ == 1 || conn_keep_alive_);
   const connection_header c = !keep         ? connection_header::close
                               : minor_ == 0 ? connection_header::keep_alive
                                             : connection_header::none;

@@ -45,6 +45,10 @@ class engine {
   /// The peer half-closed. A partial request is dropped unanswered. Always returns false.
   bool on_eof(std::string& out);
 
+  /// A graceful stop: the next response carries `Connection: close` and ends the connection
+  /// (the client reconnects elsewhere instead of losing a request sent on a closing socket).
+  void end_keep_alive() { ending_ = true; }
+
   /// Responses produced so far, errors included (not `100 Continue`).
   std::uint64_t requests() const { return requests_; }
 
@@ -71,6 +75,7 @@ class engine {
   std::string target_;  // decoded target of the current request; capacity reused
   std::string body_;    // body cut by a read boundary, or a chunked body; capacity reused
   std::uint64_t requests_ = 0;
+  bool ending_ = false;  // end_keep_alive() was called
 
   // The current request; reset_request() returns all of these to their defaults.
   std::size_t head_bytes_ = 0;  // head (or trailer section) bytes so far, CRLFs included

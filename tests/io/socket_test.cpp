@@ -101,6 +101,31 @@ TEST_P(socket_test, cancel_ends_a_blocked_read_and_later_io_refuses_to_start) {
   EXPECT_EQ(after, -ECANCELED);
 }
 
+TEST_P(socket_test, expire_ends_a_blocked_read_as_a_timeout_and_later_io_works) {
+  io_result blocked = 0;
+  std::string later;
+  listener l;
+  stream client;
+  stream server;
+  run([&] {
+    l = listener::open(loopback());
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    ASSERT_EQ(l.accept(server), 0);
+    coroutine* reader = scheduler::current()->spawn([&] {
+      char buf[16];
+      blocked = server.read_some(buf, sizeof buf, clock::now() + 1h);
+      const io_result n = server.read_exact(buf, 5, clock::now() + 5s);
+      if (n == 5) later.assign(buf, 5);
+    });
+    runtime::this_coroutine::sleep_for(10ms);
+    scheduler::current()->expire(reader);
+    runtime::this_coroutine::sleep_for(10ms);
+    ASSERT_EQ(client.write_all("after", 5), 5);
+  });
+  EXPECT_EQ(blocked, -ETIMEDOUT);
+  EXPECT_EQ(later, "after");
+}
+
 TEST_P(socket_test, cancel_ends_a_blocked_accept) {
   int result = 0;
   run([&] {

@@ -103,6 +103,37 @@ TEST_P(scheduler_test, cancel_before_park_makes_the_next_park_return_at_once) {
   EXPECT_EQ(seen, wake_reason::cancelled);
 }
 
+TEST_P(scheduler_test, expire_ends_a_park_as_timed_out_and_does_not_stick) {
+  auto sched = make_scheduler();
+  std::vector<wake_reason> seen;
+  bool cancelled_after = true;
+  coroutine* victim = sched->spawn([&] {
+    seen.push_back(this_coroutine::park(clock::now() + 1h));
+    seen.push_back(this_coroutine::park(clock::now() + 10ms));  // the next park waits again
+    cancelled_after = this_coroutine::cancelled();
+  });
+  sched->spawn([&] { scheduler::current()->expire(victim); });
+  sched->run();
+  EXPECT_EQ(seen, (std::vector<wake_reason>{wake_reason::timed_out, wake_reason::timed_out}));
+  EXPECT_FALSE(cancelled_after);
+}
+
+TEST_P(scheduler_test, expire_is_a_no_op_for_a_coroutine_that_is_not_parked) {
+  auto sched = make_scheduler();
+  wake_reason seen = wake_reason::timed_out;
+  coroutine* victim = sched->spawn([&] {
+    this_coroutine::yield();  // the expire lands while we are ready: nothing is remembered
+    seen = this_coroutine::park(clock::now() + 1h);
+  });
+  sched->spawn([&] {
+    scheduler::current()->expire(victim);
+    this_coroutine::sleep_for(10ms);
+    scheduler::current()->wake(victim);
+  });
+  sched->run();
+  EXPECT_EQ(seen, wake_reason::woken);
+}
+
 TEST_P(scheduler_test, sleep_for_many_coroutines_wakes_them_in_deadline_order) {
   std::vector<int> order;
   auto sched = make_scheduler();

@@ -120,16 +120,23 @@ std::vector<pid_t> children_of(pid_t parent) {
   return out;
 }
 
-std::vector<std::string> thread_names(pid_t pid) {
-  std::vector<std::string> out;
+std::vector<thread_info> threads_of(pid_t pid) {
+  std::vector<thread_info> out;
   const std::string base = "/proc/" + std::to_string(pid) + "/task";
   DIR* dir = opendir(base.c_str());
   if (dir == nullptr) return out;
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] == '.') continue;
-    std::ifstream comm(base + "/" + e->d_name + "/comm");
-    std::string name;
-    if (std::getline(comm, name)) out.push_back(name);
+    const std::string task = base + "/" + e->d_name;
+    thread_info t;
+    std::ifstream comm(task + "/comm");
+    if (!std::getline(comm, t.name)) continue;  // the thread ended meanwhile
+    std::ifstream status(task + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("Cpus_allowed_list:", 0) == 0)
+        t.cpus_allowed = line.substr(line.find('\t') + 1);
+    }
+    out.push_back(std::move(t));
   }
   closedir(dir);
   return out;

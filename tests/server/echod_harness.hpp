@@ -61,8 +61,13 @@ std::vector<std::string> base_args(io::backend_kind backend);
 
 /// Children of `pid` (from /proc/*/stat), ascending.
 std::vector<pid_t> children_of(pid_t pid);
-/// The names (comm) of every thread of `pid`.
-std::vector<std::string> thread_names(pid_t pid);
+/// One thread of a process, from /proc/PID/task/TID.
+struct thread_info {
+  std::string name;          ///< comm
+  std::string cpus_allowed;  ///< Cpus_allowed_list, e.g. "0-3" or "1"
+};
+/// Every thread of `pid`.
+std::vector<thread_info> threads_of(pid_t pid);
 /// /proc/PID/cmdline with NULs as spaces, trailing ones dropped.
 std::string command_line_of(pid_t pid);
 /// Which process holds the server side of the loopback connection whose client end is the

@@ -4,7 +4,6 @@
 // client error, retiring workers close leftovers politely, a bad reload keeps the old workers, a
 // killed worker is replaced without disturbing the others, a worker that cannot start does not
 // respawn in a loop, and counters add up.
-#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -87,6 +86,8 @@ class process_test : public backend_test {
 
 // ---- the process tree ----
 
+bool is_scheduler(const thread_info& t) { return t.name.rfind("echod-sched-", 0) == 0; }
+
 TEST_P(process_test, one_master_two_workers_three_scheduler_threads_each) {
   auto e = start({"--set", "processes=2", "--set", "threads=3"});
   ASSERT_TRUE(e->wait_workers(2)) << e->log();
@@ -94,36 +95,21 @@ TEST_P(process_test, one_master_two_workers_three_scheduler_threads_each) {
   std::set<std::string> titles;
   for (const pid_t w : e->workers()) {
     titles.insert(command_line_of(w));
-    const auto names = thread_names(w);
-    const auto schedulers = std::count_if(names.begin(), names.end(), [](const std::string& n) {
-      return n.rfind("echod-sched-", 0) == 0;
-    });
+    const auto schedulers = std::ranges::count_if(threads_of(w), is_scheduler);
     EXPECT_EQ(schedulers, 3) << "worker " << w;
     EXPECT_TRUE(children_of(w).empty()) << "a worker forked";
   }
   EXPECT_EQ(titles, (std::set<std::string>{"echod: worker 1", "echod: worker 2"}));
-  const auto master_threads = thread_names(e->pid());
-  EXPECT_EQ(master_threads.size(), 1u) << "the master runs no threads";
+  EXPECT_EQ(threads_of(e->pid()).size(), 1u) << "the master runs no threads";
   EXPECT_EQ(e->stop(SIGTERM, 10s).value_or(-1), 0) << e->log();
 }
 
-// The CPUs a thread may run on, from /proc/PID/task/TID/status ("Cpus_allowed_list: 0-3").
+// The CPUs each scheduler thread of `pid` may run on ("0-3", "1").
 std::vector<std::string> scheduler_cpu_lists(pid_t pid) {
   std::vector<std::string> out;
-  const std::string base = "/proc/" + std::to_string(pid) + "/task/";
-  DIR* dir = opendir(base.c_str());
-  if (dir == nullptr) return out;
-  while (dirent* e = readdir(dir)) {
-    std::ifstream comm(base + e->d_name + "/comm");
-    std::string name;
-    if (!std::getline(comm, name) || name.rfind("echod-sched-", 0) != 0) continue;
-    std::ifstream status(base + e->d_name + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("Cpus_allowed_list:", 0) == 0) out.push_back(line.substr(line.find('\t') + 1));
-    }
+  for (const thread_info& t : threads_of(pid)) {
+    if (is_scheduler(t)) out.push_back(t.cpus_allowed);
   }
-  closedir(dir);
   return out;
 }
 
@@ -390,6 +376,36 @@ TEST_P(process_test, a_retiring_worker_closes_what_outlives_shutdown_timeout_pol
   EXPECT_EQ(e->count_log("killing it"), 0u) << e->log();
   client fresh(e->port());
   EXPECT_TRUE(fresh.round_trip("generation 2 serves"));
+  EXPECT_EQ(exit_of(e->stop(SIGTERM, 10s)), "exited 0") << e->log();
+}
+
+TEST_P(process_test, a_reload_ends_http_keep_alive_at_the_next_response) {
+  temp_config file(server_config_json(GetParam(), R"("processes": 1, "service": "http")"));
+  auto e = start_with_file(file);
+  ASSERT_TRUE(e->wait_workers(1)) << e->log();
+  const pid_t old_worker = e->workers()[0];
+  const auto response = [](const std::string& body, const std::string& headers = "") {
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n" + headers + "\r\n" + body;
+  };
+  client kept(e->port());
+  ASSERT_TRUE(kept.send_all("GET /one HTTP/1.1\r\n\r\n"));
+  ASSERT_EQ(kept.recv_exact(response("/ONE").size()), response("/ONE"));
+
+  e->proc().signal(SIGHUP);
+  ASSERT_TRUE(e->wait_log("retire: no longer accepting")) << e->log();
+  // The retiring worker answers the next request and ends the session there, so the client
+  // moves to the new generation instead of holding the old worker up for shutdown_timeout.
+  ASSERT_TRUE(kept.send_all("GET /two HTTP/1.1\r\n\r\n"));
+  bool clean = false;
+  EXPECT_EQ(kept.recv_until_eof(&clean), response("/TWO", "Connection: close\r\n"));
+  EXPECT_TRUE(clean);
+  ASSERT_TRUE(e->wait_log("worker 1 \\(pid " + std::to_string(old_worker) + "\\) exited: status 0"))
+      << e->log();
+
+  client fresh(e->port());
+  ASSERT_TRUE(fresh.send_all("GET /three HTTP/1.1\r\n\r\n"));
+  EXPECT_EQ(fresh.recv_exact(response("/THREE").size()), response("/THREE"));
   EXPECT_EQ(exit_of(e->stop(SIGTERM, 10s)), "exited 0") << e->log();
 }
 

@@ -192,6 +192,18 @@ TEST(http_engine, http11_keeps_alive_unless_connection_close) {
   EXPECT_EQ(closed.requests, 1u);
 }
 
+TEST(http_engine, end_keep_alive_closes_after_the_next_response) {
+  engine e({});
+  std::string out;
+  EXPECT_TRUE(e.on_data("GET /a HTTP/1.1\r\n\r\n", out));
+  EXPECT_EQ(out, ok("/A"));
+  out.clear();
+  e.end_keep_alive();
+  EXPECT_FALSE(e.on_data("GET /b HTTP/1.1\r\n\r\nGET /ignored HTTP/1.1\r\n\r\n", out));
+  EXPECT_EQ(out, ok("/B", "close"));
+  EXPECT_EQ(e.requests(), 2u);
+}
+
 TEST(http_engine, later_http1_minor_versions_are_read_as_1_1) {
   EXPECT_EQ(feed("GET /a HTTP/1.7\r\n\r\n").out, ok("/A"));
 }
