@@ -78,11 +78,22 @@ class epoll_reactor final : public reactor {
 
   io_result read_some(int fd, void* buf, std::size_t len, deadline until) override {
     for (;;) {
+      if (drained(fd)) {
+        if (const int r = wait(fd, direction::read, until); r < 0) return r;
+      }
       const ssize_t n = ::recv(fd, buf, len, 0);
-      if (n >= 0) return n;
+      if (n > 0) {
+        // A short read emptied the receive queue: the next read waits for the edge that new
+        // bytes bring instead of paying a recv() that would fail with EAGAIN (a request/reply
+        // peer almost always reads again before the next message is there).
+        // Not after a FIN or an error, though: their edge may be spent already, and they stay.
+        if (static_cast<std::size_t>(n) < len && !hung_up(fd)) state(fd).drained = true;
+        return n;
+      }
+      if (n == 0) return 0;  // end of stream stays readable: not drained
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return -errno;
-      if (const int r = wait(fd, direction::read, until); r < 0) return r;
+      state(fd).drained = true;
     }
   }
 
@@ -136,7 +147,11 @@ class epoll_reactor final : public reactor {
       const std::uint32_t ev = events[i].events;
       fd_state& st = fds_[fd];
       // Errors and hang-ups wake both sides: the retried syscall reports what happened.
-      if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && st.reader) sched->wake(st.reader);
+      if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+        st.drained = false;
+        if (ev & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) st.hung_up = true;
+        if (st.reader) sched->wake(st.reader);
+      }
       if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && st.writer) sched->wake(st.writer);
     }
   }
@@ -153,20 +168,35 @@ class epoll_reactor final : public reactor {
     coroutine* writer = nullptr;
     bool registered = false;
     bool shared = false;  ///< a listener: remove it from the set explicitly on forget()
+    /// read_some() emptied the receive queue and no readable edge has come since. Edge
+    /// triggering reports every arrival after that read, so waiting first loses nothing.
+    bool drained = false;
+    bool hung_up = false;  ///< a FIN, reset or error was reported: reads never wait again
   };
+
+  fd_state& state(int fd) {
+    if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 64);
+    return fds_[fd];
+  }
+  bool drained(int fd) const {
+    return static_cast<std::size_t>(fd) < fds_.size() && fds_[fd].drained;
+  }
+  bool hung_up(int fd) const {
+    return static_cast<std::size_t>(fd) < fds_.size() && fds_[fd].hung_up;
+  }
 
   int wait(int fd, direction dir, deadline until, bool shared = false) {
     scheduler* sched = scheduler::current();
     coroutine* self = scheduler::current_coroutine();
     if (sched->cancelled(self)) return -ECANCELED;
-    if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 64);
-    if (shared) fds_[fd].shared = true;
-    if (!fds_[fd].registered) {
+    fd_state& st = state(fd);
+    if (shared) st.shared = true;
+    if (!st.registered) {
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.fd = fd;
       if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST) return -errno;
-      fds_[fd].registered = true;
+      st.registered = true;
     }
     (dir == direction::read ? fds_[fd].reader : fds_[fd].writer) = self;
     const wake_reason why = sched->park(until);

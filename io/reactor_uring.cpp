@@ -58,6 +58,8 @@ class uring_reactor final : public reactor {
   explicit uring_reactor(const reactor_options& opts) {
     const int r = init_ring(ring_, opts.ring_entries, setup_flags_);
     if (r < 0) throw std::system_error(-r, std::generic_category(), "io_uring_setup");
+    // Every io_uring_enter then skips looking the ring's file up (kernel 5.18+); optional.
+    io_uring_register_ring_fd(&ring_);
     wake_fd_ = eventfd(0, EFD_CLOEXEC);
     if (wake_fd_ < 0) {
       io_uring_queue_exit(&ring_);
@@ -242,6 +244,7 @@ io_uring_probe run_io_uring_probe() {
   if (flags & IORING_SETUP_DEFER_TASKRUN) result.features.push_back("DEFER_TASKRUN");
   if (flags & IORING_SETUP_SINGLE_ISSUER) result.features.push_back("SINGLE_ISSUER");
   if (flags & IORING_SETUP_COOP_TASKRUN) result.features.push_back("COOP_TASKRUN");
+  if (io_uring_register_ring_fd(&ring) == 1) result.features.push_back("REGISTERED_RING_FD");
   const unsigned feats = ring.features;
   const std::pair<unsigned, const char*> named[] = {
       {IORING_FEAT_FAST_POLL, "FAST_POLL"},

@@ -187,6 +187,58 @@ TEST_P(socket_test, peer_close_reads_as_end_of_stream) {
   EXPECT_EQ(n, 0);
 }
 
+TEST_P(socket_test, after_a_short_read_later_bytes_and_the_end_of_stream_still_arrive) {
+  // A short read tells epoll's reactor the queue is empty, so its next read waits first: the
+  // bytes and the FIN that come later must still wake it, and end of stream must stay readable.
+  std::vector<io_result> reads;
+  std::string later;
+  run([&] {
+    listener l = listener::open(loopback());
+    stream client;
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    stream server;
+    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_EQ(client.write_all("ab", 2), 2);
+    char buf[64];
+    reads.push_back(server.read_some(buf, sizeof buf, clock::now() + 5s));
+    scheduler::current()->spawn([&] {
+      runtime::this_coroutine::sleep_for(10ms);
+      client.write_all("cd", 2);
+      runtime::this_coroutine::sleep_for(10ms);
+      client.shutdown_write();
+    });
+    const io_result n = server.read_some(buf, sizeof buf, clock::now() + 5s);
+    reads.push_back(n);
+    if (n > 0) later.assign(buf, static_cast<std::size_t>(n));
+    reads.push_back(server.read_some(buf, sizeof buf, clock::now() + 5s));
+    reads.push_back(server.read_some(buf, sizeof buf, clock::now() + 5s));
+  });
+  EXPECT_EQ(reads, (std::vector<io_result>{2, 2, 0, 0}));
+  EXPECT_EQ(later, "cd");
+}
+
+TEST_P(socket_test, a_short_read_that_leaves_only_the_fin_is_followed_by_end_of_stream) {
+  // The bytes and the FIN arrive together while the reader waits: one readable edge for both,
+  // spent on the read that takes the bytes, so the next read must not wait for another.
+  std::vector<io_result> reads;
+  run([&] {
+    listener l = listener::open(loopback());
+    stream client;
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    stream server;
+    ASSERT_EQ(l.accept(server), 0);
+    scheduler::current()->spawn([&] {
+      runtime::this_coroutine::sleep_for(10ms);
+      client.write_all("ab", 2);
+      client.shutdown_write();
+    });
+    char buf[64];
+    reads.push_back(server.read_some(buf, sizeof buf, clock::now() + 5s));
+    reads.push_back(server.read_some(buf, sizeof buf, clock::now() + 5s));
+  });
+  EXPECT_EQ(reads, (std::vector<io_result>{2, 0}));
+}
+
 TEST_P(socket_test, peer_reset_reads_as_econnreset_and_writes_fail) {
   io_result read_result = 0;
   io_result write_result = 0;
