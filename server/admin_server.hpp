@@ -52,7 +52,8 @@ class admin_server {
   const std::string& address() const { return address_; }
 
   /// Appends the descriptors to poll. Pass the same entries, with their revents, to handle()
-  /// right after poll() returns (before anything else calls serve()).
+  /// once poll() has returned (a serve() in between is fine: entries of a replaced listener are
+  /// ignored).
   void add_pollfds(std::vector<pollfd>& fds);
   /// Accepts, reads, answers and closes what is ready; closes connections past their deadline.
   void handle(std::span<const pollfd> fds);

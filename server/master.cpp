@@ -170,7 +170,6 @@ int master::run(const config::server_config& cfg, io::backend_kind backend,
       spdlog::error("poll: {}", std::strerror(errno));
       std::this_thread::sleep_for(10ms);
     }
-    admin_.handle(std::span(fds).subspan(admin_first));
     while (const auto sig = signals_.next()) on_signal(*sig);
     for (std::size_t i = 1; i < admin_first; ++i) {
       if (fds[i].revents != 0 && owners[i].second->ready_fd == fds[i].fd) {
@@ -179,6 +178,7 @@ int master::run(const config::server_config& cfg, io::backend_kind backend,
     }
     on_timers();
     drop_finished_generations();
+    admin_.handle(std::span(fds).subspan(admin_first));  // last: it reports the state just made
   }
   spdlog::info("stats: {}", counters_.sum().to_string());
   spdlog::info("stopped");
