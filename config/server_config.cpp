@@ -68,6 +68,36 @@ void read_listen(object_reader& r, std::vector<std::string>& out) {
   out = std::move(entries);
 }
 
+// The admin endpoint: one "host:port" like a listen entry, or null / "" for none. It must not be
+// one of the listen addresses (the bind would fail at start with a less obvious message).
+void read_admin(object_reader& r, const std::vector<std::string>& listen, std::string& out) {
+  const json* v = r.find("admin");
+  if (v == nullptr || v->is_null()) {
+    if (v != nullptr) out.clear();
+    return;
+  }
+  if (!v->is_string()) {
+    r.fail("admin",
+           "expected a \"host:port\" string, \"\" or null (disabled), got " + describe(*v));
+  }
+  std::string text = v->get<std::string>();
+  if (text.empty()) {
+    out.clear();
+    return;
+  }
+  std::string why;
+  const auto address = parse_host_port(text, &why);
+  if (!address) r.fail("admin", why);
+  for (const std::string& entry : listen) {
+    const auto other = parse_host_port(entry);
+    if (address->port != 0 && other && other->canonical() == address->canonical()) {
+      r.fail("admin", "\"" + text + "\" is the same address as listen entry \"" + entry +
+                          "\": the admin endpoint needs its own port");
+    }
+  }
+  out = std::move(text);
+}
+
 void read_cpu_affinity(object_reader& r, cpu_affinity_mode& mode, std::vector<int>& cpus) {
   const json* v = r.find("cpu_affinity");
   if (v == nullptr) return;
@@ -166,6 +196,7 @@ server_config parse_server_config(std::string_view json_text, std::string_view s
   read_cpu_affinity(r, c.cpu_affinity, c.cpus);
   r.read_enum("log_level", c.log_level, {"trace", "debug", "info", "warn", "error", "off"});
   read_http(r, c.http);
+  read_admin(r, c.listen, c.admin);
   r.finish();
   return c;
 }
@@ -206,6 +237,7 @@ std::string to_json(const server_config& c) {
   j["log_level"] = c.log_level;
   j["http"]["max_header_bytes"] = format_size(c.http.max_header_bytes);
   j["http"]["max_body_bytes"] = format_size(c.http.max_body_bytes);
+  j["admin"] = c.admin.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.admin);
   return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 

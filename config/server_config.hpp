@@ -43,6 +43,7 @@ struct server_config {
   std::vector<int> cpus;  // the CPU ids when cpu_affinity == list (non-empty, distinct, 0..1023)
   std::string log_level = "info";  // trace | debug | info | warn | error | off
   http_limits http;
+  std::string admin;  // the master's metrics/health endpoint, "host:port"; "" = disabled
 
   bool operator==(const server_config&) const = default;
 };

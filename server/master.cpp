@@ -12,6 +12,7 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -19,6 +20,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/admin_server.hpp"
 #include "server/backoff.hpp"
 #include "server/cpu_plan.hpp"
 #include "server/exit_codes.hpp"
@@ -57,6 +59,7 @@ struct worker_proc {
   clock::time_point started{};
   int ready_fd = -1;       // read end of the worker's ready pipe, until it reports
   bool was_ready = false;  // this index has served at least once in its generation
+  bool ready = false;      // this process has reported ready (was_ready survives a respawn)
   bool told_to_end = false;
   stats::thread_counters* counters = nullptr;
   std::size_t slots = 0;
@@ -78,22 +81,30 @@ struct generation {
   listener_set::lease listeners;
   std::vector<worker_proc> workers;
   gen_state state = gen_state::serving;
+  bool admin_changes = false;  // promoting it moves the admin endpoint to `admin` (or off)
+  io::listener admin;          // opened by the reload, served once promoted; workers close it
 };
 
 class master {
  public:
-  master(config_source source, listener_set listeners)
+  master(config_source source, listener_set listeners, io::listener admin, std::string admin_spec)
       : source_(std::move(source)),
         listeners_(std::move(listeners)),
         signals_({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD}),
         counters_(counter_slots),
-        master_pid_(getpid()) {}
+        admin_([this] { return snapshot(); }),
+        admin_spec_(std::move(admin_spec)),
+        master_pid_(getpid()) {
+    admin_.serve(std::move(admin));
+  }
 
   int run(const config::server_config& cfg, io::backend_kind backend, listener_set::lease lease);
 
  private:
+  // `admin_changes`: promoting it moves the admin endpoint to `admin` (invalid: off).
   void start_generation(const config::server_config& cfg, io::backend_kind backend,
-                        listener_set::lease lease, gen_state state);
+                        listener_set::lease lease, gen_state state, bool admin_changes = false,
+                        io::listener admin = {});
   void fork_worker(generation& g, worker_proc& w);
   [[noreturn]] void become_worker(generation& g, worker_proc& w, int ready_fd);
   void on_signal(int sig);
@@ -102,6 +113,8 @@ class master {
   void on_ready(generation& g, worker_proc& w);
   void on_timers();
   void reload();
+  void reload_failed(const std::string& why);
+  master_snapshot snapshot() const;
   void promote(generation& g);
   void abandon_reload(generation& g, const std::string& why);
   void retire(generation& g);
@@ -115,6 +128,12 @@ class master {
   listener_set listeners_;
   signal_reader signals_;
   stats::region counters_;
+  admin_server admin_;
+  std::string admin_spec_;  // the `admin` value admin_ serves
+  const clock::time_point started_ = clock::now();
+  const double start_time_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::uint64_t restarts_ = 0, reloads_ = 0, reload_failures_ = 0;
   std::list<generation> gens_;  // oldest first; list: workers are referenced across calls
   pid_t master_pid_;
   unsigned next_gen_ = 1;
@@ -139,7 +158,9 @@ int master::run(const config::server_config& cfg, io::backend_kind backend,
         owners.emplace_back(&g, &w);
       }
     }
-    const auto deadline = next_deadline();
+    const std::size_t admin_first = fds.size();
+    admin_.add_pollfds(fds);
+    const auto deadline = std::min(next_deadline(), admin_.next_deadline());
     int timeout = -1;
     if (deadline != never) {
       timeout = static_cast<int>(
@@ -150,13 +171,14 @@ int master::run(const config::server_config& cfg, io::backend_kind backend,
       std::this_thread::sleep_for(10ms);
     }
     while (const auto sig = signals_.next()) on_signal(*sig);
-    for (std::size_t i = 1; i < fds.size(); ++i) {
+    for (std::size_t i = 1; i < admin_first; ++i) {
       if (fds[i].revents != 0 && owners[i].second->ready_fd == fds[i].fd) {
         on_ready(*owners[i].first, *owners[i].second);
       }
     }
     on_timers();
     drop_finished_generations();
+    admin_.handle(std::span(fds).subspan(admin_first));  // last: it reports the state just made
   }
   spdlog::info("stats: {}", counters_.sum().to_string());
   spdlog::info("stopped");
@@ -164,13 +186,16 @@ int master::run(const config::server_config& cfg, io::backend_kind backend,
 }
 
 void master::start_generation(const config::server_config& cfg, io::backend_kind backend,
-                              listener_set::lease lease, gen_state state) {
+                              listener_set::lease lease, gen_state state, bool admin_changes,
+                              io::listener admin) {
   generation& g = gens_.emplace_back();
   g.id = next_gen_++;
   g.cfg = cfg;
   g.backend = backend;
   g.listeners = std::move(lease);
   g.state = state;
+  g.admin_changes = admin_changes;
+  g.admin = std::move(admin);  // before forking: become_worker() closes it
   const unsigned processes = config::resolved_processes(cfg);
   g.workers.resize(processes);
   for (unsigned i = 0; i < processes; ++i) g.workers[i].index = i + 1;
@@ -209,6 +234,7 @@ void master::fork_worker(generation& g, worker_proc& w) {
   w.pid = pid;
   w.started = clock::now();
   w.ready_fd = pipe_fds[0];
+  w.ready = false;
   w.told_to_end = false;
   w.kill_at = never;
   w.respawn_at = never;
@@ -216,11 +242,13 @@ void master::fork_worker(generation& g, worker_proc& w) {
 }
 
 void master::become_worker(generation& g, worker_proc& w, int ready_fd) {
-  // Only the master's own descriptors go: its signalfd, the other workers' ready pipes, and
-  // listeners this generation does not use (a removed address must close when the old workers
-  // end, not live on in the new ones).
+  // Only the master's own descriptors go: its signalfd, the admin endpoint's sockets, the other
+  // workers' ready pipes, and listeners this generation does not use (a removed address must
+  // close when the old workers end, not live on in the new ones).
   ::close(signals_.fd());
+  admin_.close_after_fork();
   for (auto& other : gens_) {
+    if (other.admin.valid()) ::close(other.admin.release());
     for (auto& ow : other.workers) {
       if (ow.ready_fd >= 0) ::close(ow.ready_fd);
     }
@@ -296,6 +324,7 @@ void master::on_exit(generation& g, worker_proc& w, int status) {
   counters_.release(w.counters, w.slots);
   w.counters = nullptr;
   w.pid = -1;
+  w.ready = false;
   w.kill_at = never;
   const std::string how = describe_wait_status(status);
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == exit_code::ok;
@@ -319,6 +348,7 @@ void master::on_exit(generation& g, worker_proc& w, int status) {
     return;
   }
   const auto delay = w.backoff.next(uptime);
+  ++restarts_;
   spdlog::warn("worker {} (pid {}) exited: {}; respawning in {} ms", w.index, pid, how,
                delay.count());
   w.respawn_at = clock::now() + delay;
@@ -332,6 +362,7 @@ void master::on_ready(generation& g, worker_proc& w) {
   w.ready_fd = -1;
   if (n != 1) return;  // it died before it was ready: reap() tells the rest
   w.was_ready = true;
+  w.ready = true;
   if (g.state != gen_state::starting) return;
   for (const auto& other : g.workers) {
     if (!other.was_ready) return;
@@ -376,28 +407,37 @@ void master::reload() {
   try {
     cfg = load_config(source_);
   } catch (const config::config_error& e) {
-    spdlog::error("reload failed: {}; keeping the current config", e.what());
-    return;
+    return reload_failed(e.what());
   }
   std::string why;
   const auto backend = check_machine(cfg, &why);
-  if (!backend) {
-    spdlog::error("reload failed: {}; keeping the current config", why);
-    return;
+  if (!backend) return reload_failed(why);
+  // A new admin address is bound now, like a new listen address, and served once the new
+  // generation is: a reload either applies all of the new config or none of it.
+  const bool admin_changes = !admin_server::same_address(admin_spec_, cfg.admin);
+  io::listener admin;
+  if (admin_changes && !cfg.admin.empty()) {
+    admin = admin_server::open(cfg.admin, why);
+    if (!admin.valid()) return reload_failed(why);
   }
   listener_set::lease lease;
   try {
     lease = listeners_.acquire(cfg);
   } catch (const std::system_error& e) {
-    spdlog::error("reload failed: {}; keeping the current config", e.what());
-    return;
+    return reload_failed(e.what());
   }
   set_log_level(cfg.log_level);
   check_fd_limit(cfg);
   spdlog::info("reload: starting generation {}: backend {}; config {}", next_gen_,
                io::describe_backend(*backend), compact_json(cfg));
   for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
-  start_generation(cfg, *backend, std::move(lease), gen_state::starting);
+  start_generation(cfg, *backend, std::move(lease), gen_state::starting, admin_changes,
+                   std::move(admin));
+}
+
+void master::reload_failed(const std::string& why) {
+  ++reload_failures_;
+  spdlog::error("reload failed: {}; keeping the current config", why);
 }
 
 void master::promote(generation& g) {
@@ -405,6 +445,11 @@ void master::promote(generation& g) {
     if (&old != &g && old.state == gen_state::serving) retire(old);
   }
   g.state = gen_state::serving;
+  ++reloads_;
+  if (g.admin_changes) {
+    admin_spec_ = g.cfg.admin;
+    admin_.serve(std::move(g.admin));
+  }
   spdlog::info("reload complete: generation {} serving with {} worker{}", g.id, g.workers.size(),
                g.workers.size() == 1 ? "" : "s");
   if (reload_again_) {
@@ -414,7 +459,8 @@ void master::promote(generation& g) {
 }
 
 void master::abandon_reload(generation& g, const std::string& why) {
-  spdlog::error("reload failed: {}; keeping the current config", why);
+  reload_failed(why);
+  g.admin.close();
   // Its other workers may already hold connections: they retire like any old generation.
   retire(g);
   if (reload_again_) {
@@ -473,6 +519,37 @@ void master::drop_finished_generations() {
   }
 }
 
+master_snapshot master::snapshot() const {
+  master_snapshot s;
+  s.totals = counters_.sum();
+  s.version = ECHOD_VERSION;
+  s.start_time = start_time_;
+  s.uptime = std::chrono::duration<double>(clock::now() - started_).count();
+  s.workers_running = static_cast<unsigned>(live_workers());
+  s.worker_restarts = restarts_;
+  s.reloads = reloads_;
+  s.reloads_failed = reload_failures_;
+  const auto serving = std::find_if(gens_.begin(), gens_.end(), [](const generation& g) {
+    return g.state == gen_state::serving;
+  });
+  if (serving != gens_.end()) {
+    s.service = serving->cfg.service;
+    s.backend = io::backend_name(serving->backend);
+    s.generation = serving->id;
+    s.workers_wanted = static_cast<unsigned>(serving->workers.size());
+    for (const auto& w : serving->workers) s.workers_ready += w.pid > 0 && w.ready ? 1 : 0;
+  }
+  if (stopping_) {
+    s.unhealthy = "stopping";
+  } else if (serving == gens_.end()) {
+    s.unhealthy = "no generation is serving";
+  } else if (s.workers_ready < s.workers_wanted) {
+    s.unhealthy = std::to_string(s.workers_ready) + " of " + std::to_string(s.workers_wanted) +
+                  " workers ready";
+  }
+  return s;
+}
+
 std::size_t master::live_workers() const {
   std::size_t n = 0;
   for (const auto& g : gens_) {
@@ -523,6 +600,15 @@ int run_master(const config_source& source, const config::server_config& cfg) {
     return exit_code::failure;
   }
 
+  io::listener admin;
+  if (!cfg.admin.empty()) {
+    admin = admin_server::open(cfg.admin, why);
+    if (!admin.valid()) {
+      spdlog::error("{}", why);
+      return exit_code::failure;
+    }
+  }
+
   spdlog::info("echod {} starting (pid {}): backend {}; config {}", ECHOD_VERSION, getpid(),
                io::describe_backend(*backend), compact_json(cfg));
   for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
@@ -532,7 +618,7 @@ int run_master(const config_source& source, const config::server_config& cfg) {
   block_signals({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD});
   std::unique_ptr<master> m;
   try {
-    m = std::make_unique<master>(source, std::move(listeners));
+    m = std::make_unique<master>(source, std::move(listeners), std::move(admin), cfg.admin);
   } catch (const std::exception& e) {
     spdlog::error("cannot start: {}", e.what());
     return exit_code::failure;

@@ -50,11 +50,19 @@ TEST(server_config, empty_object_gives_the_defaults) {
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.http.max_header_bytes, 8192U);
   EXPECT_EQ(c.http.max_body_bytes, 1U << 20);
+  EXPECT_EQ(c.admin, "") << "the admin endpoint is off unless configured";
 }
 
-TEST(server_config, shipped_file_spells_out_the_defaults) {
+// The shipped file turns the admin endpoint on (loopback only); every other field is the default.
+server_config shipped_values() {
+  server_config c;
+  c.admin = "127.0.0.1:7008";
+  return c;
+}
+
+TEST(server_config, shipped_file_spells_out_the_defaults_and_enables_admin_on_loopback) {
   const server_config c = load_server_config(ECHOD_SOURCE_ROOT "/config/echod.json");
-  EXPECT_EQ(c, server_config{}) << to_json(c);
+  EXPECT_EQ(c, shipped_values()) << to_json(c);
 }
 
 TEST(server_config, shipped_file_lists_every_field_explicitly) {
@@ -62,7 +70,7 @@ TEST(server_config, shipped_file_lists_every_field_explicitly) {
   std::ifstream file(ECHOD_SOURCE_ROOT "/config/echod.json");
   ASSERT_TRUE(file) << "cannot open config/echod.json";
   const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(nlohmann::json::parse(text), nlohmann::json::parse(to_json(server_config{})));
+  EXPECT_EQ(nlohmann::json::parse(text), nlohmann::json::parse(to_json(shipped_values())));
 }
 
 TEST(server_config, to_json_prints_every_field_in_order) {
@@ -95,6 +103,7 @@ TEST(server_config, round_trips_through_to_json) {
   c.cpus = {3, 0, 7};
   c.log_level = "off";
   c.http = {256, 0};
+  c.admin = "[::1]:0";
   EXPECT_EQ(parse(to_json(c)), c) << to_json(c);
 
   server_config automatic;
@@ -131,7 +140,7 @@ TEST(server_config, unknown_keys_including_nested) {
   EXPECT_EQ(error_of(R"({"proceses": 4})"),
             "echod.json: proceses: unknown key (known: listen, service, backend, processes, "
             "threads, coroutines, stack_size, buffer_size, idle_timeout, shutdown_timeout, "
-            "backlog, tcp_nodelay, io_uring_entries, cpu_affinity, log_level, http)");
+            "backlog, tcp_nodelay, io_uring_entries, cpu_affinity, log_level, http, admin)");
 }
 
 TEST(server_config, wrong_types) {
@@ -231,6 +240,47 @@ TEST(server_config, duplicate_listen_entries) {
             R"(echod.json: listen[1]: "[0::1]:9" is the same address as listen[0] ("[::1]:9"))");
   // Ephemeral ports never collide; different families or ports are different sockets.
   EXPECT_EQ(error_of(R"({"listen": ["127.0.0.1:0", "127.0.0.1:0", "[::]:7007", ":7007"]})"), "");
+}
+
+TEST(server_config, admin_endpoint) {
+  EXPECT_EQ(parse(R"({"admin": "127.0.0.1:7008"})").admin, "127.0.0.1:7008");
+  EXPECT_EQ(parse(R"({"admin": "[::1]:0"})").admin, "[::1]:0");
+  EXPECT_EQ(parse(R"({"admin": null})").admin, "");
+  EXPECT_EQ(parse(R"({"admin": ""})").admin, "");
+  EXPECT_EQ(parse("{}", {"admin=localhost:9100"}).admin, "localhost:9100");
+  EXPECT_EQ(parse(R"({"admin": "127.0.0.1:1"})", {"admin=null"}).admin, "");
+  EXPECT_EQ(parse(R"({"admin": "127.0.0.1:1"})", {"admin="}).admin, "");
+  // Port 0 never collides, even with a port-0 listener on the same host.
+  EXPECT_EQ(parse(R"({"listen": "127.0.0.1:0", "admin": "127.0.0.1:0"})").admin, "127.0.0.1:0");
+
+  EXPECT_EQ(
+      error_of(R"({"admin": 7008})"),
+      R"(echod.json: admin: expected a "host:port" string, "" or null (disabled), got number 7008)");
+  EXPECT_EQ(
+      error_of(R"({"admin": ["127.0.0.1:1"]})"),
+      R"(echod.json: admin: expected a "host:port" string, "" or null (disabled), got array ["127.0.0.1:1"])");
+  EXPECT_EQ(
+      error_of(R"({"admin": "metrics"})"),
+      R"(echod.json: admin: expected "host:port" (e.g. "0.0.0.0:7007" or "[::1]:7007"), got "metrics")");
+  EXPECT_EQ(
+      error_of(R"({"admin": "127.0.0.1:65536"})"),
+      R"(echod.json: admin: port must be a number between 0 and 65535, got "127.0.0.1:65536")");
+  EXPECT_EQ(
+      error_of("{}", {"admin=nowhere"}),
+      R"(--set: admin: expected "host:port" (e.g. "0.0.0.0:7007" or "[::1]:7007"), got "nowhere")");
+  EXPECT_EQ(
+      error_of(R"({"listen": [":7007", "127.0.0.1:7008"], "admin": "localhost:7008"})"),
+      R"(echod.json: admin: "localhost:7008" is the same address as listen entry "127.0.0.1:7008": the admin endpoint needs its own port)");
+  EXPECT_EQ(
+      error_of(R"({"admin": "*:7007"})"),
+      R"(echod.json: admin: "*:7007" is the same address as listen entry "0.0.0.0:7007": the admin endpoint needs its own port)");
+}
+
+TEST(server_config, admin_prints_as_null_when_disabled) {
+  EXPECT_NE(to_json(server_config{}).find("\"admin\": null"), std::string::npos);
+  server_config c;
+  c.admin = "127.0.0.1:7008";
+  EXPECT_NE(to_json(c).find("\"admin\": \"127.0.0.1:7008\""), std::string::npos);
 }
 
 TEST(server_config, json_syntax_errors_name_line_and_column) {
