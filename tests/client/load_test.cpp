@@ -42,17 +42,28 @@ std::uint64_t sum(const std::vector<std::uint64_t>& v) {
   return std::accumulate(v.begin(), v.end(), std::uint64_t{0});
 }
 
+// Every error class's first example and the per-connection counts, for failure messages.
+std::string diagnosis(const run_result& r) {
+  std::string out;
+  for (const std::string& example : r.error_examples) {
+    if (!example.empty()) out += "\n  error: " + example;
+  }
+  out += "\n  messages per connection:";
+  for (const auto n : r.per_connection) out += " " + std::to_string(n);
+  return out;
+}
+
 TEST_P(load_test, a_correct_server_yields_zero_errors) {
   test_server server(GetParam(), server_behaviour::upper);
   const run_result r = run_load(base(server));
-  EXPECT_TRUE(r.ok());
-  EXPECT_EQ(r.errors.total(), 0u) << r.error_examples[0];
+  EXPECT_TRUE(r.ok()) << diagnosis(r);
+  EXPECT_EQ(r.errors.total(), 0u) << diagnosis(r);
   EXPECT_GT(r.messages, 100u);
   EXPECT_EQ(r.latency.count(), r.messages);
   EXPECT_EQ(r.connections_opened, 8u);
   ASSERT_EQ(r.per_connection.size(), 8u);
   EXPECT_EQ(sum(r.per_connection), r.messages);
-  for (auto n : r.per_connection) EXPECT_GT(n, 0u);
+  for (auto n : r.per_connection) EXPECT_GT(n, 0u) << diagnosis(r);
   EXPECT_EQ(r.bytes_received, r.messages * 64);
   EXPECT_GE(r.bytes_sent, r.bytes_received);  // plus what was in flight at the end
   EXPECT_LE(r.bytes_sent, r.bytes_received + 8 * 64);
@@ -76,7 +87,7 @@ TEST_P(load_test, expect_echo_accepts_an_echo_server) {
   options o = base(server);
   o.expect = "echo";
   const run_result r = run_load(o);
-  EXPECT_TRUE(r.ok()) << r.error_examples[static_cast<std::size_t>(error_class::mismatch)];
+  EXPECT_TRUE(r.ok()) << diagnosis(r);
 }
 
 TEST_P(load_test, a_dropped_byte_is_a_timeout) {
@@ -258,8 +269,10 @@ TEST_P(load_test, interruption_ends_the_run_early) {
   const run_result r = run_load(o, run_hooks{.interrupted = &stop, .on_progress = {}});
   interrupter.join();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
-  EXPECT_TRUE(r.ok());
-  EXPECT_NEAR(r.duration_s, 0.2, 0.15);
+  EXPECT_TRUE(r.ok()) << diagnosis(r);
+  // The window ends at the interruption (polled every 100 ms), however late this thread runs.
+  EXPECT_GE(r.duration_s, 0.19);
+  EXPECT_LT(r.duration_s, 1.0);
 }
 
 ECHOD_INSTANTIATE_BACKENDS(load_test);

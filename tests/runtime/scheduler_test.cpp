@@ -65,8 +65,8 @@ TEST_P(scheduler_test, wake_before_deadline_removes_the_timer) {
   std::vector<wake_reason> seen;
   sleeper = sched->spawn([&] {
     seen.push_back(this_coroutine::park(clock::now() + 50ms));
-    // Parked again with no deadline: the first timer must not fire into this wait.
-    seen.push_back(this_coroutine::park(clock::now() + 200ms));
+    // Parked again with a far deadline: the first (50 ms) timer must not fire into this wait.
+    seen.push_back(this_coroutine::park(clock::now() + 10s));
   });
   sched->spawn([&] {
     scheduler::current()->wake(sleeper);
@@ -137,9 +137,10 @@ TEST_P(scheduler_test, expire_is_a_no_op_for_a_coroutine_that_is_not_parked) {
 TEST_P(scheduler_test, sleep_for_many_coroutines_wakes_them_in_deadline_order) {
   std::vector<int> order;
   auto sched = make_scheduler();
+  const auto t0 = clock::now();  // one base: a preemption between the spawns cannot reorder them
   for (int ms : {30, 10, 20}) {
     sched->spawn([&, ms] {
-      this_coroutine::sleep_for(std::chrono::milliseconds(ms));
+      scheduler::current()->sleep_until(t0 + std::chrono::milliseconds(ms));
       order.push_back(ms);
     });
   }
@@ -231,18 +232,21 @@ TEST_P(scheduler_test, ten_thousand_coroutines_on_one_thread) {
   opts.stack_size = 32 * 1024;
   auto sched = make_scheduler(opts);
   std::vector<coroutine*> parked;
+  int parked_for_good = 0;
   for (int i = 0; i < count; ++i) {
     const auto nap = std::chrono::microseconds(rng() % 20'000);
     parked.push_back(sched->spawn([&, nap] {
       this_coroutine::sleep_for(nap);
       this_coroutine::yield();
+      ++parked_for_good;  // and parks in this same turn
       if (this_coroutine::park() == wake_reason::woken) ++done;
     }));
   }
   EXPECT_EQ(sched->run_until_idle(), static_cast<std::size_t>(count));  // timers still pending
   sched->spawn([&] {
-    // Wait until everyone is parked for good (their sleeps are at most 20 ms), then wake all.
-    this_coroutine::sleep_for(std::chrono::milliseconds(50));
+    // Wait until everyone is parked for good - counted, not assumed from a 50 ms sleep: a stall
+    // could fire the last naps and this wait's timer in one turn - then wake all.
+    while (parked_for_good < count) this_coroutine::sleep_for(std::chrono::milliseconds(5));
     for (coroutine* c : parked) scheduler::current()->wake(c);
   });
   sched->run();

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -198,15 +200,22 @@ pid_t server_side_owner(int client_fd, int server_port, const std::vector<pid_t>
 }
 
 client::client(int port, std::chrono::milliseconds timeout) {
+  // A failure is printed here, so that a test's "connected() is false" explains itself.
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
+  if (fd < 0) {
+    std::fprintf(stderr, "test client: socket: %s\n", std::strerror(errno));
+    return;
+  }
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(static_cast<std::uint16_t>(port));
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   fd_ = fd;
   set_timeout(timeout);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) close();
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    std::fprintf(stderr, "test client: connect to 127.0.0.1:%d: %s\n", port, std::strerror(errno));
+    close();
+  }
 }
 
 client::~client() { close(); }
