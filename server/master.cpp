@@ -27,121 +27,16 @@
 #include "server/listeners.hpp"
 #include "server/logging.hpp"
 #include "server/machine.hpp"
+#include "server/master_state.hpp"
 #include "server/process_title.hpp"
 #include "server/signals.hpp"
 #include "server/stats.hpp"
 #include "server/worker.hpp"
 
 namespace echod::server {
-namespace {
+namespace master_detail {
 
 using namespace std::chrono_literals;
-using clock = std::chrono::steady_clock;
-constexpr auto never = clock::time_point::max();
-
-// Room for two full generations (old one retiring, new one serving) at the largest config.
-constexpr std::size_t counter_slots = 2 * 256 * 256;
-// A worker told to end gets this long beyond its own deadline before SIGKILL.
-constexpr auto stop_margin = 1s;
-constexpr auto retire_margin = 2s;
-
-clock::duration seconds(double s) {
-  return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
-}
-
-long long to_ms(clock::duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-struct worker_proc {
-  unsigned index = 1;  // 1-based
-  pid_t pid = -1;      // -1: not running
-  clock::time_point started{};
-  int ready_fd = -1;       // read end of the worker's ready pipe, until it reports
-  bool was_ready = false;  // this index has served at least once in its generation
-  bool ready = false;      // this process has reported ready (was_ready survives a respawn)
-  bool told_to_end = false;
-  stats::thread_counters* counters = nullptr;
-  std::size_t slots = 0;
-  respawn_backoff backoff;
-  clock::time_point respawn_at = never;  // while pid == -1
-  clock::time_point kill_at = never;     // SIGKILL then, unless it has exited
-};
-
-enum class gen_state {
-  starting,  // forked by a reload; the old generation serves until all of this one is ready
-  serving,
-  retiring,  // told to end (retire or stop); removed when its last worker is gone
-};
-
-struct generation {
-  unsigned id = 1;
-  config::server_config cfg;
-  io::backend_kind backend = io::backend_kind::epoll;
-  listener_set::lease listeners;
-  std::vector<worker_proc> workers;
-  gen_state state = gen_state::serving;
-  bool admin_changes = false;  // promoting it moves the admin endpoint to `admin` (or off)
-  io::listener admin;          // opened by the reload, served once promoted; workers close it
-};
-
-class master {
- public:
-  master(config_source source, listener_set listeners, io::listener admin, std::string admin_spec)
-      : source_(std::move(source)),
-        listeners_(std::move(listeners)),
-        signals_({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD}),
-        counters_(counter_slots),
-        admin_([this] { return snapshot(); }),
-        admin_spec_(std::move(admin_spec)),
-        master_pid_(getpid()) {
-    admin_.serve(std::move(admin));
-  }
-
-  int run(const config::server_config& cfg, io::backend_kind backend, listener_set::lease lease);
-
- private:
-  // `admin_changes`: promoting it moves the admin endpoint to `admin` (invalid: off).
-  void start_generation(const config::server_config& cfg, io::backend_kind backend,
-                        listener_set::lease lease, gen_state state, bool admin_changes = false,
-                        io::listener admin = {});
-  void fork_worker(generation& g, worker_proc& w);
-  [[noreturn]] void become_worker(generation& g, worker_proc& w, int ready_fd);
-  void on_signal(int sig);
-  void reap();
-  void on_exit(generation& g, worker_proc& w, int status);
-  void on_ready(generation& g, worker_proc& w);
-  void on_timers();
-  void reload();
-  void reload_failed(const std::string& why);
-  master_snapshot snapshot() const;
-  void promote(generation& g);
-  void abandon_reload(generation& g, const std::string& why);
-  void retire(generation& g);
-  void begin_stop(int code, const std::string& why);
-  void drop_finished_generations();
-  std::size_t live_workers() const;
-  clock::time_point next_deadline() const;
-  generation* starting_generation();
-
-  config_source source_;
-  listener_set listeners_;
-  signal_reader signals_;
-  stats::region counters_;
-  admin_server admin_;
-  std::string admin_spec_;  // the `admin` value admin_ serves
-  const clock::time_point started_ = clock::now();
-  const double start_time_ =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::uint64_t restarts_ = 0, reloads_ = 0, reload_failures_ = 0;
-  std::list<generation> gens_;  // oldest first; list: workers are referenced across calls
-  pid_t master_pid_;
-  unsigned next_gen_ = 1;
-  bool stopping_ = false;
-  bool reload_again_ = false;
-  bool warned_counters_ = false;
-  int exit_code_ = exit_code::ok;
-};
 
 int master::run(const config::server_config& cfg, io::backend_kind backend,
                 listener_set::lease lease) {
@@ -387,103 +282,6 @@ void master::on_timers() {
   }
 }
 
-generation* master::starting_generation() {
-  for (auto& g : gens_) {
-    if (g.state == gen_state::starting) return &g;
-  }
-  return nullptr;
-}
-
-void master::reload() {
-  if (stopping_) return;
-  if (starting_generation() != nullptr) {
-    spdlog::info("SIGHUP during a reload: will reload again once the new workers are ready");
-    reload_again_ = true;
-    return;
-  }
-  const std::string from = source_.path.empty() ? "the built-in defaults" : source_.path;
-  spdlog::info("reload (SIGHUP): reading {}", from);
-  config::server_config cfg;
-  try {
-    cfg = load_config(source_);
-  } catch (const config::config_error& e) {
-    return reload_failed(e.what());
-  }
-  std::string why;
-  const auto backend = check_machine(cfg, &why);
-  if (!backend) return reload_failed(why);
-  // A new admin address is bound now, like a new listen address, and served once the new
-  // generation is: a reload either applies all of the new config or none of it.
-  const bool admin_changes = !admin_server::same_address(admin_spec_, cfg.admin);
-  io::listener admin;
-  if (admin_changes && !cfg.admin.empty()) {
-    admin = admin_server::open(cfg.admin, why);
-    if (!admin.valid()) return reload_failed(why);
-  }
-  listener_set::lease lease;
-  try {
-    lease = listeners_.acquire(cfg);
-  } catch (const std::system_error& e) {
-    return reload_failed(e.what());
-  }
-  set_log_level(cfg.log_level);
-  check_fd_limit(cfg);
-  spdlog::info("reload: starting generation {}: backend {}; config {}", next_gen_,
-               io::describe_backend(*backend), compact_json(cfg));
-  for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
-  start_generation(cfg, *backend, std::move(lease), gen_state::starting, admin_changes,
-                   std::move(admin));
-}
-
-void master::reload_failed(const std::string& why) {
-  ++reload_failures_;
-  spdlog::error("reload failed: {}; keeping the current config", why);
-}
-
-void master::promote(generation& g) {
-  for (auto& old : gens_) {
-    if (&old != &g && old.state == gen_state::serving) retire(old);
-  }
-  g.state = gen_state::serving;
-  ++reloads_;
-  if (g.admin_changes) {
-    admin_spec_ = g.cfg.admin;
-    admin_.serve(std::move(g.admin));
-  }
-  spdlog::info("reload complete: generation {} serving with {} worker{}", g.id, g.workers.size(),
-               g.workers.size() == 1 ? "" : "s");
-  if (reload_again_) {
-    reload_again_ = false;
-    reload();
-  }
-}
-
-void master::abandon_reload(generation& g, const std::string& why) {
-  reload_failed(why);
-  g.admin.close();
-  // Its other workers may already hold connections: they retire like any old generation.
-  retire(g);
-  if (reload_again_) {
-    reload_again_ = false;
-    reload();
-  }
-}
-
-void master::retire(generation& g) {
-  g.state = gen_state::retiring;
-  const auto kill_at =
-      clock::now() + seconds(g.cfg.shutdown_timeout) + retire_closing_grace + retire_margin;
-  for (auto& w : g.workers) {
-    w.respawn_at = never;
-    if (w.pid <= 0) continue;
-    ::kill(w.pid, SIGQUIT);
-    w.told_to_end = true;
-    w.kill_at = kill_at;
-  }
-  spdlog::info("retiring generation {}: its workers finish their connections (at most {} s)", g.id,
-               g.cfg.shutdown_timeout);
-}
-
 void master::begin_stop(int code, const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
@@ -519,37 +317,6 @@ void master::drop_finished_generations() {
   }
 }
 
-master_snapshot master::snapshot() const {
-  master_snapshot s;
-  s.totals = counters_.sum();
-  s.version = ECHOD_VERSION;
-  s.start_time = start_time_;
-  s.uptime = std::chrono::duration<double>(clock::now() - started_).count();
-  s.workers_running = static_cast<unsigned>(live_workers());
-  s.worker_restarts = restarts_;
-  s.reloads = reloads_;
-  s.reloads_failed = reload_failures_;
-  const auto serving = std::find_if(gens_.begin(), gens_.end(), [](const generation& g) {
-    return g.state == gen_state::serving;
-  });
-  if (serving != gens_.end()) {
-    s.service = serving->cfg.service;
-    s.backend = io::backend_name(serving->backend);
-    s.generation = serving->id;
-    s.workers_wanted = static_cast<unsigned>(serving->workers.size());
-    for (const auto& w : serving->workers) s.workers_ready += w.pid > 0 && w.ready ? 1 : 0;
-  }
-  if (stopping_) {
-    s.unhealthy = "stopping";
-  } else if (serving == gens_.end()) {
-    s.unhealthy = "no generation is serving";
-  } else if (s.workers_ready < s.workers_wanted) {
-    s.unhealthy = std::to_string(s.workers_ready) + " of " + std::to_string(s.workers_wanted) +
-                  " workers ready";
-  }
-  return s;
-}
-
 std::size_t master::live_workers() const {
   std::size_t n = 0;
   for (const auto& g : gens_) {
@@ -569,7 +336,9 @@ clock::time_point master::next_deadline() const {
   return next;
 }
 
-}  // namespace
+}  // namespace master_detail
+
+using master_detail::master;
 
 config::server_config load_config(const config_source& source) {
   if (source.path.empty()) {

@@ -1,0 +1,145 @@
+// The master's reloads (SIGHUP): start a generation with the new config, promote it once all of
+// it is ready (retiring the old one), or abandon it; and the snapshot the admin endpoint reports.
+#include <algorithm>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "server/logging.hpp"
+#include "server/machine.hpp"
+#include "server/master_state.hpp"
+#include "server/worker.hpp"
+
+namespace echod::server::master_detail {
+
+generation* master::starting_generation() {
+  for (auto& g : gens_) {
+    if (g.state == gen_state::starting) return &g;
+  }
+  return nullptr;
+}
+
+void master::reload() {
+  if (stopping_) return;
+  if (starting_generation() != nullptr) {
+    spdlog::info("SIGHUP during a reload: will reload again once the new workers are ready");
+    reload_again_ = true;
+    return;
+  }
+  const std::string from = source_.path.empty() ? "the built-in defaults" : source_.path;
+  spdlog::info("reload (SIGHUP): reading {}", from);
+  config::server_config cfg;
+  try {
+    cfg = load_config(source_);
+  } catch (const config::config_error& e) {
+    return reload_failed(e.what());
+  }
+  std::string why;
+  const auto backend = check_machine(cfg, &why);
+  if (!backend) return reload_failed(why);
+  // A new admin address is bound now, like a new listen address, and served once the new
+  // generation is: a reload either applies all of the new config or none of it.
+  const bool admin_changes = !admin_server::same_address(admin_spec_, cfg.admin);
+  io::listener admin;
+  if (admin_changes && !cfg.admin.empty()) {
+    admin = admin_server::open(cfg.admin, why);
+    if (!admin.valid()) return reload_failed(why);
+  }
+  listener_set::lease lease;
+  try {
+    lease = listeners_.acquire(cfg);
+  } catch (const std::system_error& e) {
+    return reload_failed(e.what());
+  }
+  set_log_level(cfg.log_level);
+  check_fd_limit(cfg);
+  spdlog::info("reload: starting generation {}: backend {}; config {}", next_gen_,
+               io::describe_backend(*backend), compact_json(cfg));
+  for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
+  start_generation(cfg, *backend, std::move(lease), gen_state::starting, admin_changes,
+                   std::move(admin));
+}
+
+void master::reload_failed(const std::string& why) {
+  ++reload_failures_;
+  spdlog::error("reload failed: {}; keeping the current config", why);
+}
+
+void master::promote(generation& g) {
+  for (auto& old : gens_) {
+    if (&old != &g && old.state == gen_state::serving) retire(old);
+  }
+  g.state = gen_state::serving;
+  ++reloads_;
+  if (g.admin_changes) {
+    admin_spec_ = g.cfg.admin;
+    admin_.serve(std::move(g.admin));
+  }
+  spdlog::info("reload complete: generation {} serving with {} worker{}", g.id, g.workers.size(),
+               g.workers.size() == 1 ? "" : "s");
+  if (reload_again_) {
+    reload_again_ = false;
+    reload();
+  }
+}
+
+void master::abandon_reload(generation& g, const std::string& why) {
+  reload_failed(why);
+  g.admin.close();
+  // Its other workers may already hold connections: they retire like any old generation.
+  retire(g);
+  if (reload_again_) {
+    reload_again_ = false;
+    reload();
+  }
+}
+
+void master::retire(generation& g) {
+  g.state = gen_state::retiring;
+  const auto kill_at =
+      clock::now() + seconds(g.cfg.shutdown_timeout) + retire_closing_grace + retire_margin;
+  for (auto& w : g.workers) {
+    w.respawn_at = never;
+    if (w.pid <= 0) continue;
+    ::kill(w.pid, SIGQUIT);
+    w.told_to_end = true;
+    w.kill_at = kill_at;
+  }
+  spdlog::info("retiring generation {}: its workers finish their connections (at most {} s)", g.id,
+               g.cfg.shutdown_timeout);
+}
+
+master_snapshot master::snapshot() const {
+  master_snapshot s;
+  s.totals = counters_.sum();
+  s.version = ECHOD_VERSION;
+  s.start_time = start_time_;
+  s.uptime = std::chrono::duration<double>(clock::now() - started_).count();
+  s.workers_running = static_cast<unsigned>(live_workers());
+  s.worker_restarts = restarts_;
+  s.reloads = reloads_;
+  s.reloads_failed = reload_failures_;
+  const auto serving = std::find_if(gens_.begin(), gens_.end(), [](const generation& g) {
+    return g.state == gen_state::serving;
+  });
+  if (serving != gens_.end()) {
+    s.service = serving->cfg.service;
+    s.backend = io::backend_name(serving->backend);
+    s.generation = serving->id;
+    s.workers_wanted = static_cast<unsigned>(serving->workers.size());
+    for (const auto& w : serving->workers) s.workers_ready += w.pid > 0 && w.ready ? 1 : 0;
+  }
+  if (stopping_) {
+    s.unhealthy = "stopping";
+  } else if (serving == gens_.end()) {
+    s.unhealthy = "no generation is serving";
+  } else if (s.workers_ready < s.workers_wanted) {
+    s.unhealthy = std::to_string(s.workers_ready) + " of " + std::to_string(s.workers_wanted) +
+                  " workers ready";
+  }
+  return s;
+}
+
+}  // namespace echod::server::master_detail

@@ -1,0 +1,137 @@
+// The master's private state, shared by master.cpp (the loop, workers, signals) and
+// master_reload.cpp (reload, retire, the admin snapshot): worker processes grouped in
+// generations, and the master class that owns them. Not for use outside the master.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <string>
+#include <vector>
+
+#include "config/server_config.hpp"
+#include "io/backend.hpp"
+#include "io/socket.hpp"
+#include "server/admin_server.hpp"
+#include "server/backoff.hpp"
+#include "server/exit_codes.hpp"
+#include "server/listeners.hpp"
+#include "server/master.hpp"
+#include "server/metrics.hpp"
+#include "server/signals.hpp"
+#include "server/stats.hpp"
+
+namespace echod::server::master_detail {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+constexpr auto never = clock::time_point::max();
+
+// Room for two full generations (old one retiring, new one serving) at the largest config.
+constexpr std::size_t counter_slots = 2 * 256 * 256;
+// A worker told to end gets this long beyond its own deadline before SIGKILL.
+constexpr auto stop_margin = 1s;
+constexpr auto retire_margin = 2s;
+
+inline clock::duration seconds(double s) {
+  return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
+}
+
+inline long long to_ms(clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+struct worker_proc {
+  unsigned index = 1;  // 1-based
+  pid_t pid = -1;      // -1: not running
+  clock::time_point started{};
+  int ready_fd = -1;       // read end of the worker's ready pipe, until it reports
+  bool was_ready = false;  // this index has served at least once in its generation
+  bool ready = false;      // this process has reported ready (was_ready survives a respawn)
+  bool told_to_end = false;
+  stats::thread_counters* counters = nullptr;
+  std::size_t slots = 0;
+  respawn_backoff backoff;
+  clock::time_point respawn_at = never;  // while pid == -1
+  clock::time_point kill_at = never;     // SIGKILL then, unless it has exited
+};
+
+enum class gen_state {
+  starting,  // forked by a reload; the old generation serves until all of this one is ready
+  serving,
+  retiring,  // told to end (retire or stop); removed when its last worker is gone
+};
+
+struct generation {
+  unsigned id = 1;
+  config::server_config cfg;
+  io::backend_kind backend = io::backend_kind::epoll;
+  listener_set::lease listeners;
+  std::vector<worker_proc> workers;
+  gen_state state = gen_state::serving;
+  bool admin_changes = false;  // promoting it moves the admin endpoint to `admin` (or off)
+  io::listener admin;          // opened by the reload, served once promoted; workers close it
+};
+
+class master {
+ public:
+  master(config_source source, listener_set listeners, io::listener admin, std::string admin_spec)
+      : source_(std::move(source)),
+        listeners_(std::move(listeners)),
+        signals_({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD}),
+        counters_(counter_slots),
+        admin_([this] { return snapshot(); }),
+        admin_spec_(std::move(admin_spec)),
+        master_pid_(getpid()) {
+    admin_.serve(std::move(admin));
+  }
+
+  int run(const config::server_config& cfg, io::backend_kind backend, listener_set::lease lease);
+
+ private:
+  // `admin_changes`: promoting it moves the admin endpoint to `admin` (invalid: off).
+  void start_generation(const config::server_config& cfg, io::backend_kind backend,
+                        listener_set::lease lease, gen_state state, bool admin_changes = false,
+                        io::listener admin = {});
+  void fork_worker(generation& g, worker_proc& w);
+  [[noreturn]] void become_worker(generation& g, worker_proc& w, int ready_fd);
+  void on_signal(int sig);
+  void reap();
+  void on_exit(generation& g, worker_proc& w, int status);
+  void on_ready(generation& g, worker_proc& w);
+  void on_timers();
+  void reload();
+  void reload_failed(const std::string& why);
+  master_snapshot snapshot() const;
+  void promote(generation& g);
+  void abandon_reload(generation& g, const std::string& why);
+  void retire(generation& g);
+  void begin_stop(int code, const std::string& why);
+  void drop_finished_generations();
+  std::size_t live_workers() const;
+  clock::time_point next_deadline() const;
+  generation* starting_generation();
+
+  config_source source_;
+  listener_set listeners_;
+  signal_reader signals_;
+  stats::region counters_;
+  admin_server admin_;
+  std::string admin_spec_;  // the `admin` value admin_ serves
+  const clock::time_point started_ = clock::now();
+  const double start_time_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::uint64_t restarts_ = 0, reloads_ = 0, reload_failures_ = 0;
+  std::list<generation> gens_;  // oldest first; list: workers are referenced across calls
+  pid_t master_pid_;
+  unsigned next_gen_ = 1;
+  bool stopping_ = false;
+  bool reload_again_ = false;
+  bool warned_counters_ = false;
+  int exit_code_ = exit_code::ok;
+};
+
+}  // namespace echod::server::master_detail
