@@ -23,8 +23,8 @@ constexpr auto closing_quiet = 100ms;
 
 // How long a connection the server ends first reads and drops what the client still sends, so
 // that close() finds the receive queue empty and sends FIN, not a reset that would throw away
-// replies still queued (nginx's lingering close). It stops early once the client has
-// acknowledged every reply, checking this often: then a reset can no longer lose anything.
+// replies still queued (nginx's lingering close). During a stop it ends early once the client
+// has acknowledged every reply, checked this often: then a reset can no longer lose anything.
 constexpr auto linger_time = 1s;
 constexpr auto linger_check = 10ms;
 
@@ -135,8 +135,12 @@ void connection::finish() {
   stream_.shutdown_write();
   if (eof_) return;  // the client has said all it will: close() sends FIN
   const runtime::deadline until = runtime::clock::now() + linger_time;
+  // Stopping, it ends as soon as nothing can be lost. Otherwise (an HTTP error, say) it gives a
+  // client still sending the whole linger time to finish, so that no reset hits it mid-upload.
+  const bool stopping = owner_.closing();
   for (;;) {
-    const runtime::deadline check = std::min(until, runtime::clock::now() + linger_check);
+    const runtime::deadline check =
+        stopping ? std::min(until, runtime::clock::now() + linger_check) : until;
     const io::io_result n = stream_.read_some(buffer_.get(), buffer_size(), check);
     if (n == -ETIMEDOUT && check < until && stream_.unacknowledged_bytes() > 0) continue;
     if (n <= 0) return;
