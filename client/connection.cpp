@@ -63,7 +63,10 @@ class connection {
         size_(plan.data->size()),
         depth_(plan.pipeline),
         quota_(plan.quota(index)),
-        buffer_(std::clamp<std::size_t>(size_ * depth_, 64, max_read_chunk)),
+        // One byte more than can be outstanding: the read that takes the last outstanding byte
+        // is then short, which tells the epoll reactor to wait for the next reply's edge
+        // instead of first paying a recv() that fails with EAGAIN.
+        buffer_(std::clamp<std::size_t>(size_ * depth_ + 1, 64, max_read_chunk)),
         slots_(depth_),
         batch_max_(std::clamp<std::size_t>(max_batch_bytes / size_, 1, depth_)),
         batch_(batch_max_ > 1 ? batch_max_ * size_ : 0) {}
