@@ -4,6 +4,7 @@
 //   serving   -> accept and serve;
 //   retiring  -> (reload) no more accepting; open connections are served until their clients
 //                close, however long that takes (the worker bounds it with shutdown_timeout);
+//                a service with sessions ends each at its next boundary (connection::draining);
 //   closing   -> (stop) no more accepting; every read waits at most a short quiet period, so a
 //                connection idle in read ends at once (after that period), and one that is busy
 //                answers everything its client sends until the client pauses. Each then

@@ -45,8 +45,9 @@ class engine {
   /// The peer half-closed. A partial request is dropped unanswered. Always returns false.
   bool on_eof(std::string& out);
 
-  /// A graceful stop: the next response carries `Connection: close` and ends the connection
-  /// (the client reconnects elsewhere instead of losing a request sent on a closing socket).
+  /// The worker is draining (a reload or a stop): the next response carries `Connection: close`
+  /// and ends the connection, so the client reconnects to a worker that stays instead of
+  /// sending a request on a socket that is about to close.
   void end_keep_alive() { ending_ = true; }
 
   /// Responses produced so far, errors included (not `100 Continue`).
