@@ -26,15 +26,14 @@
 
 namespace echod::server::master_detail {
 
-using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 constexpr auto never = clock::time_point::max();
 
 // Room for two full generations (old one retiring, new one serving) at the largest config.
 constexpr std::size_t counter_slots = 2 * 256 * 256;
 // A worker told to end gets this long beyond its own deadline before SIGKILL.
-constexpr auto stop_margin = 1s;
-constexpr auto retire_margin = 2s;
+constexpr std::chrono::seconds stop_margin{1};
+constexpr std::chrono::seconds retire_margin{2};
 
 inline clock::duration seconds(double s) {
   return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));

@@ -29,6 +29,13 @@ using runtime::scheduler;
 class socket_test : public testing::backend_test {
  protected:
   static address loopback(const char* text = "127.0.0.1:0") { return *address::parse(text); }
+  // A connected loopback pair, inside run(): `l` listens, `client` is connected to it and
+  // `server` is the accepted end.
+  static void open_pair(listener& l, stream& client, stream& server) {
+    l = listener::open(loopback());
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    ASSERT_EQ(l.accept(server), 0);
+  }
 };
 
 TEST_P(socket_test, accept_connect_read_write_round_trip) {
@@ -61,11 +68,10 @@ TEST_P(socket_test, read_deadline_times_out_and_the_stream_stays_usable) {
   io_result first = 0;
   std::string later;
   run([&] {
-    listener l = listener::open(loopback());
+    listener l;
     stream client;
-    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
     stream server;
-    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
     char buf[16];
     const auto start = clock::now();
     first = server.read_some(buf, sizeof buf, start + 30ms);
@@ -86,9 +92,7 @@ TEST_P(socket_test, cancel_ends_a_blocked_read_and_later_io_refuses_to_start) {
   stream client;
   stream server;
   run([&] {
-    l = listener::open(loopback());
-    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
-    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
     coroutine* reader = scheduler::current()->spawn([&] {
       char buf[16];
       blocked = server.read_some(buf, sizeof buf);
@@ -108,9 +112,7 @@ TEST_P(socket_test, expire_ends_a_blocked_read_as_a_timeout_and_later_io_works) 
   stream client;
   stream server;
   run([&] {
-    l = listener::open(loopback());
-    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
-    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
     coroutine* reader = scheduler::current()->spawn([&] {
       char buf[16];
       blocked = server.read_some(buf, sizeof buf, clock::now() + 1h);
@@ -147,11 +149,10 @@ TEST_P(socket_test, eight_mib_through_a_tiny_send_buffer_arrive_intact) {
   std::vector<unsigned char> got;
   io_result written = 0;
   run([&] {
-    listener l = listener::open(loopback());
+    listener l;
     stream client;
-    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
     stream server;
-    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
     ASSERT_EQ(client.set_send_buffer(4096), 0);  // forces many short writes
     scheduler::current()->spawn([&] {
       written = client.write_all(payload.data(), payload.size());
@@ -172,11 +173,10 @@ TEST_P(socket_test, eight_mib_through_a_tiny_send_buffer_arrive_intact) {
 TEST_P(socket_test, peer_close_reads_as_end_of_stream) {
   io_result n = -1;
   run([&] {
-    listener l = listener::open(loopback());
+    listener l;
     stream client;
-    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
     stream server;
-    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
     scheduler::current()->spawn([&] {
       runtime::this_coroutine::sleep_for(5ms);
       client.close();
@@ -193,11 +193,10 @@ TEST_P(socket_test, after_a_short_read_later_bytes_and_the_end_of_stream_still_a
   std::vector<io_result> reads;
   std::string later;
   run([&] {
-    listener l = listener::open(loopback());
+    listener l;
     stream client;
-    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
     stream server;
-    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
     ASSERT_EQ(client.write_all("ab", 2), 2);
     char buf[64];
     reads.push_back(server.read_some(buf, sizeof buf, clock::now() + 5s));
@@ -222,11 +221,10 @@ TEST_P(socket_test, a_short_read_that_leaves_only_the_fin_is_followed_by_end_of_
   // spent on the read that takes the bytes, so the next read must not wait for another.
   std::vector<io_result> reads;
   run([&] {
-    listener l = listener::open(loopback());
+    listener l;
     stream client;
-    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
     stream server;
-    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
     scheduler::current()->spawn([&] {
       runtime::this_coroutine::sleep_for(10ms);
       client.write_all("ab", 2);
@@ -243,11 +241,10 @@ TEST_P(socket_test, peer_reset_reads_as_econnreset_and_writes_fail) {
   io_result read_result = 0;
   io_result write_result = 0;
   run([&] {
-    listener l = listener::open(loopback());
+    listener l;
     stream client;
-    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
     stream server;
-    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
     ASSERT_EQ(client.set_reset_on_close(), 0);
     client.close();
     char buf[8];

@@ -547,31 +547,6 @@ bool holds(pid_t pid, const std::string& target) {
   return found;
 }
 
-// A config file in a fresh temporary directory, removed with the object.
-class temp_config {
- public:
-  explicit temp_config(const std::string& text) {
-    char dir[] = "/tmp/echod-admin-test-XXXXXX";
-    if (mkdtemp(dir) != nullptr) dir_ = dir;
-    path_ = dir_ + "/echod.json";
-    write(text);
-  }
-  ~temp_config() {
-    std::remove(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  void write(const std::string& text) const {
-    const std::string tmp = path_ + ".new";
-    std::ofstream(tmp) << text;
-    std::rename(tmp.c_str(), path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string dir_;
-  std::string path_;
-};
-
 std::string config_with_admin(io::backend_kind backend, const std::string& admin) {
   return std::string(R"({"listen": "127.0.0.1:0", "processes": 1, "shutdown_timeout": 2, )") +
          R"("backend": ")" + io::backend_name(backend) + R"(", "admin": )" + admin + "}";

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -120,6 +121,24 @@ std::vector<pid_t> children_of(pid_t parent) {
   closedir(dir);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+temp_config::temp_config(const std::string& text) {
+  char dir[] = "/tmp/echod-test-XXXXXX";
+  if (mkdtemp(dir) != nullptr) dir_ = dir;
+  path_ = dir_ + "/echod.json";
+  write(text);
+}
+
+temp_config::~temp_config() {
+  std::remove(path_.c_str());
+  ::rmdir(dir_.c_str());
+}
+
+void temp_config::write(const std::string& text) const {
+  const std::string tmp = path_ + ".new";
+  std::ofstream(tmp) << text;
+  std::rename(tmp.c_str(), path_.c_str());
 }
 
 std::vector<thread_info> threads_of(pid_t pid) {

@@ -1,7 +1,7 @@
 // What the echod integration and fault tests share: start the real binary on an ephemeral port
-// and learn the port from its log, find its workers and their threads in /proc, plain blocking
-// loopback clients with timeouts on every call, and the reference transform (Python's
-// bytes.upper()) replies are checked against.
+// and learn the port from its log, temporary config files, find its workers and their threads in
+// /proc, plain blocking loopback clients with timeouts on every call, and the reference transform
+// (Python's bytes.upper()) replies are checked against.
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +17,22 @@
 #include "io/backend.hpp"
 
 namespace echod::testing {
+
+/// A config file in a fresh temporary directory, removed with the object.
+class temp_config {
+ public:
+  explicit temp_config(const std::string& text);
+  ~temp_config();
+  temp_config(const temp_config&) = delete;
+  temp_config& operator=(const temp_config&) = delete;
+  /// Replaces the file atomically (write, then rename): a reload never reads half a file.
+  void write(const std::string& text) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_;
+  std::string path_;
+};
 
 /// Python's bytes.upper(), byte by byte: the reference, deliberately not server::upper_copy.
 std::string python_upper(const std::string& in);

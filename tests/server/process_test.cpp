@@ -32,31 +32,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A config file in a fresh temporary directory, removed with the object.
-class temp_config {
- public:
-  explicit temp_config(const std::string& text) {
-    char dir[] = "/tmp/echod-test-XXXXXX";
-    if (mkdtemp(dir) != nullptr) dir_ = dir;
-    path_ = dir_ + "/echod.json";
-    write(text);
-  }
-  ~temp_config() {
-    std::remove(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  void write(const std::string& text) const {
-    const std::string tmp = path_ + ".new";
-    std::ofstream(tmp) << text;
-    std::rename(tmp.c_str(), path_.c_str());  // atomic: a reload never reads half a file
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string dir_;
-  std::string path_;
-};
-
 std::string server_config_json(io::backend_kind backend, const std::string& extra,
                                const std::string& shutdown_timeout = "10") {
   return std::string(R"({"listen": "127.0.0.1:0", "backend": ")") + io::backend_name(backend) +
