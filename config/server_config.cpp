@@ -145,12 +145,32 @@ void read_cpu_affinity(object_reader& r, cpu_affinity_mode& mode, std::vector<in
   cpus = std::move(ids);
 }
 
+// The HTTP deadlines (header, body, keep-alive): see http_limits.
+void read_http_deadlines(object_reader& h, http_limits& http) {
+  h.read_seconds("header_timeout", http.header_timeout, 0, max_timeout_seconds, true);
+  h.read_seconds("body_timeout", http.body_timeout, 0, max_timeout_seconds, true);
+  h.read_size("body_min_rate", http.body_min_rate, 0, 1 << 30);
+  h.read_seconds("keepalive_timeout", http.keepalive_timeout, 0, max_timeout_seconds, false);
+}
+
 void read_http(object_reader& r, http_limits& http) {
   const json* v = r.find("http");
   if (v == nullptr) return;
   object_reader h(*v, r.path_of("http"), r.errors());
   h.read_size("max_header_bytes", http.max_header_bytes, 256, 1 << 20);
   h.read_size("max_body_bytes", http.max_body_bytes, 0, 1 << 30);
+  read_http_deadlines(h, http);
+  h.finish();
+}
+
+// The overload block: threshold and grace of oldest-first idle eviction (see overload_policy).
+void read_overload(object_reader& r, overload_policy& o) {
+  const json* v = r.find("overload");
+  if (v == nullptr) return;
+  object_reader h(*v, r.path_of("overload"), r.errors());
+  h.read_bool("enabled", o.enabled);
+  h.read_uint("threshold_percent", o.threshold_percent, 1, 100);
+  h.read_seconds("idle_grace", o.idle_grace, 0, max_timeout_seconds, true);
   h.finish();
 }
 
@@ -196,6 +216,7 @@ server_config parse_server_config(std::string_view json_text, std::string_view s
   read_cpu_affinity(r, c.cpu_affinity, c.cpus);
   r.read_enum("log_level", c.log_level, {"trace", "debug", "info", "warn", "error", "off"});
   read_http(r, c.http);
+  read_overload(r, c.overload);
   read_admin(r, c.listen, c.admin);
   r.finish();
   return c;
@@ -237,6 +258,13 @@ std::string to_json(const server_config& c) {
   j["log_level"] = c.log_level;
   j["http"]["max_header_bytes"] = format_size(c.http.max_header_bytes);
   j["http"]["max_body_bytes"] = format_size(c.http.max_body_bytes);
+  j["http"]["header_timeout"] = seconds(c.http.header_timeout);
+  j["http"]["body_timeout"] = seconds(c.http.body_timeout);
+  j["http"]["body_min_rate"] = format_size(c.http.body_min_rate);
+  j["http"]["keepalive_timeout"] = seconds(c.http.keepalive_timeout);
+  j["overload"]["enabled"] = c.overload.enabled;
+  j["overload"]["threshold_percent"] = c.overload.threshold_percent;
+  j["overload"]["idle_grace"] = seconds(c.overload.idle_grace);
   j["admin"] = c.admin.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.admin);
   return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -20,7 +20,23 @@ struct http_limits {
   std::uint64_t max_header_bytes = 8192;   // request line + headers; 256B..1MiB
   std::uint64_t max_body_bytes = 1 << 20;  // Content-Length limit; 0..1GiB
 
+  // Deadlines a slow client cannot stretch (seconds; 0 = none, except keepalive_timeout > 0).
+  double header_timeout = 30;          // request line + headers, from the request's first byte
+  double body_timeout = 30;            // the body, from the end of the head ...
+  std::uint64_t body_min_rate = 1024;  // ... plus 1 s per this many body bytes received
+  double keepalive_timeout = 75;       // between requests (after a response)
+
   bool operator==(const http_limits&) const = default;
+};
+
+/// Overload protection: when a thread's slots are nearly all taken, connections idle longer than
+/// idle_grace are closed, oldest first, so that a new client always gets a slot.
+struct overload_policy {
+  bool enabled = true;
+  unsigned threshold_percent = 90;  // of `coroutines`; 1..100
+  double idle_grace = 1;            // seconds without input; 0..31536000
+
+  bool operator==(const overload_policy&) const = default;
 };
 
 /// Defaults are the documented defaults: parse_server_config("{}", ...) == server_config{}.
@@ -43,6 +59,7 @@ struct server_config {
   std::vector<int> cpus;  // the CPU ids when cpu_affinity == list (non-empty, distinct, 0..1023)
   std::string log_level = "info";  // trace | debug | info | warn | error | off
   http_limits http;
+  overload_policy overload;
   std::string admin;  // the master's metrics/health endpoint, "host:port"; "" = disabled
 
   bool operator==(const server_config&) const = default;

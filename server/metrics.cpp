@@ -87,10 +87,18 @@ std::string render_prometheus(const master_snapshot& s) {
   e.single("echod_sent_bytes_total", "counter", "Bytes written to clients.", t.bytes_out);
   e.family("echod_connection_errors_total", "counter",
            "Connections that ended in an error, by kind: reset (ECONNRESET or EPIPE from the "
-           "peer), idle_timeout, other.");
+           "peer), idle_timeout, header_timeout and body_timeout (HTTP), other.");
   e.sample("echod_connection_errors_total", "kind=\"reset\"", t.resets);
   e.sample("echod_connection_errors_total", "kind=\"idle_timeout\"", t.timeouts);
+  e.sample("echod_connection_errors_total", "kind=\"header_timeout\"", t.header_timeouts);
+  e.sample("echod_connection_errors_total", "kind=\"body_timeout\"", t.body_timeouts);
   e.sample("echod_connection_errors_total", "kind=\"other\"", t.other_errors);
+  e.family("echod_connections_shed_total", "counter",
+           "Connections the server closed by policy, not for an error, by kind: "
+           "keepalive_timeout (HTTP, between requests), overload (idle while the thread's "
+           "slots were nearly all taken).");
+  e.sample("echod_connections_shed_total", "kind=\"keepalive_timeout\"", t.keepalive_timeouts);
+  e.sample("echod_connections_shed_total", "kind=\"overload\"", t.overload_closes);
   e.single("echod_workers_running", "gauge",
            "Worker processes alive, including those of a retiring generation.", s.workers_running);
   e.single("echod_workers_ready", "gauge",
@@ -120,7 +128,12 @@ std::string render_json(const master_snapshot& s) {
   j["generation"] = s.generation;
   j["connections"] = {{"accepted", t.accepted}, {"active", t.active}, {"closed", t.closed}};
   j["bytes"] = {{"received", t.bytes_in}, {"sent", t.bytes_out}};
-  j["errors"] = {{"reset", t.resets}, {"idle_timeout", t.timeouts}, {"other", t.other_errors}};
+  j["errors"] = {{"reset", t.resets},
+                 {"idle_timeout", t.timeouts},
+                 {"header_timeout", t.header_timeouts},
+                 {"body_timeout", t.body_timeouts},
+                 {"other", t.other_errors}};
+  j["shed"] = {{"keepalive_timeout", t.keepalive_timeouts}, {"overload", t.overload_closes}};
   j["workers"] = {{"configured", s.workers_wanted},
                   {"ready", s.workers_ready},
                   {"running", s.workers_running},

@@ -16,6 +16,10 @@ void totals::add(const thread_counters& c) {
   resets += c.resets.load(r);
   timeouts += c.timeouts.load(r);
   other_errors += c.other_errors.load(r);
+  header_timeouts += c.header_timeouts.load(r);
+  body_timeouts += c.body_timeouts.load(r);
+  keepalive_timeouts += c.keepalive_timeouts.load(r);
+  overload_closes += c.overload_closes.load(r);
 }
 
 totals& totals::operator+=(const totals& o) {
@@ -27,6 +31,10 @@ totals& totals::operator+=(const totals& o) {
   resets += o.resets;
   timeouts += o.timeouts;
   other_errors += o.other_errors;
+  header_timeouts += o.header_timeouts;
+  body_timeouts += o.body_timeouts;
+  keepalive_timeouts += o.keepalive_timeouts;
+  overload_closes += o.overload_closes;
   return *this;
 }
 
@@ -34,8 +42,11 @@ std::string totals::to_string() const {
   return "connections: accepted " + std::to_string(accepted) + ", active " +
          std::to_string(active) + ", closed " + std::to_string(closed) + "; bytes: in " +
          std::to_string(bytes_in) + ", out " + std::to_string(bytes_out) + "; errors: reset " +
-         std::to_string(resets) + ", idle timeout " + std::to_string(timeouts) + ", other " +
-         std::to_string(other_errors);
+         std::to_string(resets) + ", idle timeout " + std::to_string(timeouts) +
+         ", header timeout " + std::to_string(header_timeouts) + ", body timeout " +
+         std::to_string(body_timeouts) + ", other " + std::to_string(other_errors) +
+         "; closed: keep-alive timeout " + std::to_string(keepalive_timeouts) + ", overload " +
+         std::to_string(overload_closes);
 }
 
 region::region(std::size_t capacity) : capacity_(capacity), used_(capacity, false) {

@@ -22,8 +22,15 @@ struct alignas(64) thread_counters {
   std::atomic<std::uint64_t> resets{0};    ///< ECONNRESET / EPIPE from a peer
   std::atomic<std::uint64_t> timeouts{0};  ///< idle timeouts
   std::atomic<std::uint64_t> other_errors{0};
+  // HTTP deadlines (http.header_timeout, body_timeout) that passed: errors of the client.
+  std::atomic<std::uint64_t> header_timeouts{0};
+  std::atomic<std::uint64_t> body_timeouts{0};
+  // Ends by policy, not errors: an HTTP keep-alive wait that passed, an idle connection closed
+  // to make room (overload).
+  std::atomic<std::uint64_t> keepalive_timeouts{0};
+  std::atomic<std::uint64_t> overload_closes{0};
 };
-static_assert(sizeof(thread_counters) == 64);
+static_assert(sizeof(thread_counters) == 128, "two cache lines per thread");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "slots live in shared memory");
 
 /// Adds for the single writer: a plain load and store, no locked instruction on the data path.
@@ -38,11 +45,14 @@ inline void sub(std::atomic<std::uint64_t>& counter, std::uint64_t n) {
 struct totals {
   std::uint64_t accepted = 0, active = 0, closed = 0, bytes_in = 0, bytes_out = 0;
   std::uint64_t resets = 0, timeouts = 0, other_errors = 0;
+  std::uint64_t header_timeouts = 0, body_timeouts = 0, keepalive_timeouts = 0;
+  std::uint64_t overload_closes = 0;
 
   void add(const thread_counters& c);
   totals& operator+=(const totals& o);
   /// "connections: accepted 12, active 2, closed 10; bytes: in 4096, out 4096; errors: reset 0,
-  /// idle timeout 1, other 0"
+  /// idle timeout 1, header timeout 0, body timeout 0, other 0; closed: keep-alive timeout 0,
+  /// overload 0"
   std::string to_string() const;
 };
 

@@ -102,7 +102,15 @@ TEST(server_config, round_trips_through_to_json) {
   c.cpu_affinity = cpu_affinity_mode::list;
   c.cpus = {3, 0, 7};
   c.log_level = "off";
-  c.http = {256, 0};
+  c.http.max_header_bytes = 256;
+  c.http.max_body_bytes = 0;
+  c.http.header_timeout = 0;
+  c.http.body_timeout = 2.5;
+  c.http.body_min_rate = 0;
+  c.http.keepalive_timeout = 0.25;
+  c.overload.enabled = false;
+  c.overload.threshold_percent = 100;
+  c.overload.idle_grace = 0;
   c.admin = "[::1]:0";
   EXPECT_EQ(parse(to_json(c)), c) << to_json(c);
 
@@ -134,13 +142,17 @@ TEST(server_config, accepts_every_field_form) {
 }
 
 TEST(server_config, unknown_keys_including_nested) {
-  EXPECT_EQ(
-      error_of(R"({"http": {"max_bodybytes": 1}})"),
-      "echod.json: http.max_bodybytes: unknown key (known: max_header_bytes, max_body_bytes)");
+  EXPECT_EQ(error_of(R"({"http": {"max_bodybytes": 1}})"),
+            "echod.json: http.max_bodybytes: unknown key (known: max_header_bytes, max_body_bytes, "
+            "header_timeout, body_timeout, body_min_rate, keepalive_timeout)");
   EXPECT_EQ(error_of(R"({"proceses": 4})"),
             "echod.json: proceses: unknown key (known: listen, service, backend, processes, "
             "threads, coroutines, stack_size, buffer_size, idle_timeout, shutdown_timeout, "
-            "backlog, tcp_nodelay, io_uring_entries, cpu_affinity, log_level, http, admin)");
+            "backlog, tcp_nodelay, io_uring_entries, cpu_affinity, log_level, http, overload, "
+            "admin)");
+  EXPECT_EQ(error_of(R"({"overload": {"grace": 1}})"),
+            "echod.json: overload.grace: unknown key (known: enabled, threshold_percent, "
+            "idle_grace)");
 }
 
 TEST(server_config, wrong_types) {
@@ -165,6 +177,35 @@ TEST(server_config, wrong_types) {
   EXPECT_EQ(
       error_of(R"({"idle_timeout": null})"),
       R"(echod.json: idle_timeout: expected a number of seconds or a duration string like "500ms", got null)");
+}
+
+TEST(server_config, http_deadlines_and_overload) {
+  const server_config c = parse(R"({
+    "http": {"header_timeout": "10s", "body_timeout": 0, "body_min_rate": "4KiB",
+             "keepalive_timeout": "1m"},
+    "overload": {"enabled": false, "threshold_percent": 75, "idle_grace": "250ms"}})");
+  EXPECT_EQ(c.http.header_timeout, 10.0);
+  EXPECT_EQ(c.http.body_timeout, 0.0);
+  EXPECT_EQ(c.http.body_min_rate, 4096U);
+  EXPECT_EQ(c.http.keepalive_timeout, 60.0);
+  EXPECT_FALSE(c.overload.enabled);
+  EXPECT_EQ(c.overload.threshold_percent, 75U);
+  EXPECT_EQ(c.overload.idle_grace, 0.25);
+  EXPECT_EQ(parse("{}", {"overload.threshold_percent=100"}).overload.threshold_percent, 100U);
+  EXPECT_EQ(error_of(R"({"overload": {"threshold_percent": 0}})"),
+            "echod.json: overload.threshold_percent: must be between 1 and 100, got 0");
+  EXPECT_EQ(error_of(R"({"overload": {"threshold_percent": 101}})"),
+            "echod.json: overload.threshold_percent: must be between 1 and 100, got 101");
+  EXPECT_EQ(error_of(R"({"overload": {"idle_grace": -1}})"),
+            "echod.json: overload.idle_grace: must be between 0 and 31536000 seconds, got -1");
+  EXPECT_EQ(error_of(R"({"http": {"keepalive_timeout": 0}})"),
+            "echod.json: http.keepalive_timeout: must be greater than 0 and at most 31536000 "
+            "seconds, got 0");
+  EXPECT_EQ(error_of(R"({"http": {"header_timeout": "soon"}})")
+                .rfind("echod.json: http.header_timeout: ", 0),
+            0U);
+  EXPECT_EQ(error_of(R"({"overload": true})"),
+            "echod.json: overload: expected an object, got boolean true");
 }
 
 TEST(server_config, out_of_range) {

@@ -291,8 +291,11 @@ TEST_P(admin_test, metrics_parse_as_prometheus_text_and_count_the_traffic) {
   EXPECT_EQ(p.at("echod_connections_active"), 0);
   EXPECT_EQ(p.at("echod_received_bytes_total"), static_cast<double>(bytes));
   EXPECT_EQ(p.at("echod_sent_bytes_total"), static_cast<double>(bytes));
-  for (const char* kind : {"reset", "idle_timeout", "other"}) {
+  for (const char* kind : {"reset", "idle_timeout", "header_timeout", "body_timeout", "other"}) {
     EXPECT_EQ(p.at(std::string("echod_connection_errors_total{kind=\"") + kind + "\"}"), 0) << kind;
+  }
+  for (const char* kind : {"keepalive_timeout", "overload"}) {
+    EXPECT_EQ(p.at(std::string("echod_connections_shed_total{kind=\"") + kind + "\"}"), 0) << kind;
   }
   EXPECT_EQ(p.at("echod_workers_running"), 2);
   EXPECT_EQ(p.at("echod_workers_ready"), 2);

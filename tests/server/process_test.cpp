@@ -480,7 +480,8 @@ TEST_P(process_test, sigusr1_logs_the_summed_counters) {
   }
   const std::string want =
       "stats: connections: accepted 3, active 0, closed 3; bytes: in 30, "
-      "out 30; errors: reset 0, idle timeout 0, other 0";
+      "out 30; errors: reset 0, idle timeout 0, header timeout 0, body timeout 0, other 0; "
+      "closed: keep-alive timeout 0, overload 0";
   bool seen = false;
   for (int i = 0; i < 20 && !seen; ++i) {  // the workers count the closes a moment later
     e->proc().signal(SIGUSR1);

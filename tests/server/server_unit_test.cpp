@@ -97,9 +97,14 @@ TEST(stats_totals, read_as_one_line) {
   t.closed = 2;
   t.active = 1;
   t.bytes_in = t.bytes_out = 30;
+  t.header_timeouts = 4;
+  t.body_timeouts = 5;
+  t.keepalive_timeouts = 6;
+  t.overload_closes = 7;
   EXPECT_EQ(t.to_string(),
             "connections: accepted 3, active 1, closed 2; bytes: in 30, out 30; errors: reset 0, "
-            "idle timeout 0, other 0");
+            "idle timeout 0, header timeout 4, body timeout 5, other 0; closed: keep-alive "
+            "timeout 6, overload 7");
 }
 
 TEST(cpu_plan, auto_spreads_workers_and_threads_over_the_allowed_cpus) {
