@@ -28,13 +28,28 @@ constexpr auto closing_quiet = 100ms;
 constexpr auto linger_time = 1s;
 constexpr auto linger_check = 10ms;
 
+const char* kind_name(wait_kind kind) {
+  switch (kind) {
+    case wait_kind::idle:
+      return "idle";
+    case wait_kind::header:
+      return "header";
+    case wait_kind::body:
+      return "body";
+    case wait_kind::keepalive:
+      return "keep-alive";
+  }
+  return "?";
+}
+
 }  // namespace
 
 connection::connection(worker_thread& owner, int fd)
     : owner_(owner),
       stream_(fd),
       self_(runtime::scheduler::current_coroutine()),
-      idle_(owner.plan().idle_timeout) {
+      idle_(owner.plan().idle_timeout),
+      wait_(idle_) {
   owner_.attach(*this);
   try {
     buffer_ = owner_.buffers().acquire();
@@ -57,39 +72,65 @@ bool connection::draining() const { return owner_.draining(); }
 
 const config::server_config& connection::config() const { return owner_.plan().cfg; }
 
+void connection::set_wait_limit(runtime::clock::duration wait, wait_kind kind) {
+  wait_ = wait;
+  wait_kind_ = kind;
+}
+
+void connection::set_deadline(runtime::deadline until, wait_kind kind) {
+  deadline_ = until;
+  deadline_kind_ = kind;
+}
+
 runtime::deadline connection::io_deadline() const {
   return idle_ > runtime::clock::duration::zero() ? runtime::clock::now() + idle_
                                                   : runtime::no_deadline;
 }
 
-runtime::deadline connection::read_deadline() const {
-  const runtime::deadline idle = io_deadline();
-  if (!owner_.closing()) return idle;
-  return std::min(idle, runtime::clock::now() + closing_quiet);
+runtime::deadline connection::read_deadline(runtime::deadline now) const {
+  runtime::deadline until =
+      wait_ > runtime::clock::duration::zero() ? now + wait_ : runtime::no_deadline;
+  until = std::min(until, deadline_);
+  if (owner_.closing()) until = std::min(until, now + closing_quiet);
+  return until;
+}
+
+wait_kind connection::expired_kind(runtime::deadline now) const {
+  return deadline_ <= now ? deadline_kind_ : wait_kind_;
 }
 
 io::io_result connection::read(char* buf, std::size_t len) {
+  // Ending (shutdown_timeout passed): everything read so far has been answered by now, since the
+  // service only reads again after answering; stop here and let finish() end with FIN.
+  if (owner_.ending()) return 0;
   io::io_result n = 0;
   bool quiet = false;  // the input ends because the server is closing, not because the client did
   reading_ = true;
   for (;;) {
     const bool was_closing = owner_.closing();
-    n = stream_.read_some(buf, len, read_deadline());
-    if (n != -ETIMEDOUT || !owner_.closing()) break;
-    if (was_closing) {
+    // The same clock read gives the deadline and the start of the wait that overload measures.
+    read_started_ = runtime::clock::now();
+    n = stream_.read_some(buf, len, read_deadline(read_started_));
+    if (n != -ETIMEDOUT || shed_) break;
+    if (owner_.ending() || (was_closing && owner_.closing())) {
       n = 0;
       quiet = true;
       break;
     }
+    if (!owner_.closing()) break;
     // begin_closing() cut this read short: wait a quiet period for bytes already on their way.
   }
   reading_ = false;
   if (n > 0) {
+    if (shed_) {  // input arrived before the eviction took effect: the client is not idle
+      shed_ = false;
+      owner_.unshed();
+    }
     stats::add(owner_.counters().bytes_in, static_cast<std::uint64_t>(n));
   } else if (n == 0) {
     eof_ = !quiet;
   } else {
-    fail(n);
+    fail(n, expired_kind(runtime::clock::now()));
   }
   return n;
 }
@@ -104,7 +145,7 @@ bool connection::write(const char* data, std::size_t len) {
   return true;
 }
 
-void connection::fail(io::io_result error) {
+void connection::fail(io::io_result error, wait_kind kind) {
   failed_ = true;
   auto& counters = owner_.counters();
   switch (-error) {
@@ -113,9 +154,27 @@ void connection::fail(io::io_result error) {
       stats::add(counters.resets, 1);
       break;
     case ETIMEDOUT:
-      stats::add(counters.timeouts, 1);
-      spdlog::debug("connection fd {}: idle for {} s, closing", stream_.fd(),
-                    owner_.plan().cfg.idle_timeout);
+      if (shed_) {
+        stats::add(counters.overload_closes, 1);
+        spdlog::debug("connection fd {}: idle while the thread is nearly full, closing",
+                      stream_.fd());
+        break;
+      }
+      switch (kind) {
+        case wait_kind::idle:
+          stats::add(counters.timeouts, 1);
+          break;
+        case wait_kind::header:
+          stats::add(counters.header_timeouts, 1);
+          break;
+        case wait_kind::body:
+          stats::add(counters.body_timeouts, 1);
+          break;
+        case wait_kind::keepalive:
+          stats::add(counters.keepalive_timeouts, 1);
+          break;
+      }
+      spdlog::debug("connection fd {}: {} timeout, closing", stream_.fd(), kind_name(kind));
       break;
     case ECANCELED:
       break;  // our own doing: a forced stop
@@ -130,14 +189,21 @@ void connection::interrupt_read() {
   if (reading_) owner_.scheduler()->expire(self_);
 }
 
+void connection::shed() {
+  shed_ = true;
+  owner_.scheduler()->expire(self_);
+}
+
 void connection::finish() {
   if (failed_ || !stream_.valid()) return;
   stream_.shutdown_write();
   if (eof_) return;  // the client has said all it will: close() sends FIN
   const runtime::deadline until = runtime::clock::now() + linger_time;
-  // Stopping, it ends as soon as nothing can be lost. Otherwise (an HTTP error, say) it gives a
+  // Closing, it ends as soon as nothing can be lost. Otherwise (an HTTP error, say) it gives a
   // client still sending the whole linger time to finish, so that no reset hits it mid-upload.
-  const bool stopping = owner_.closing();
+  // Ending, the client was busy: it may still send what it wrote before it read our FIN, so wait
+  // for its own end (the worker cuts the wait at ending_grace; an empty queue then still FINs).
+  const bool stopping = owner_.closing() && !owner_.ending();
   for (;;) {
     const runtime::deadline check =
         stopping ? std::min(until, runtime::clock::now() + linger_check) : until;

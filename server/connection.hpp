@@ -1,13 +1,15 @@
 // One client connection as a service sees it: read, write, a reusable buffer and the config.
-// It owns the socket and the buffer, applies the idle timeout to every read and write, counts
-// bytes and errors in the thread's slot, and ends the connection politely once the service
-// returns: after a clean end of input it half-closes (the client reads every reply, then EOF);
-// when the server ended first (an HTTP error, a stop) it also lingers until the client has
+// It owns the socket and the buffer, applies the idle timeout to every read and write (and the
+// deadlines a service sets for its current step, such as an HTTP request's head), counts bytes,
+// errors and deadlines by kind in the thread's slot, and ends the connection politely once the
+// service returns: after a clean end of input it half-closes (the client reads every reply, then
+// EOF); when the server ended first (an HTTP error, a stop) it also lingers until the client has
 // acknowledged every reply, so that close() cannot send a reset that destroys the last one.
 // Errors on one connection only ever end that connection.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "config/server_config.hpp"
@@ -23,6 +25,14 @@ namespace echod::server {
 
 class worker_thread;
 
+/// What a read waited for when its time ran out; each is counted under its own kind.
+enum class wait_kind : std::uint8_t {
+  idle,       ///< idle_timeout
+  header,     ///< http.header_timeout
+  body,       ///< http.body_timeout (and body_min_rate)
+  keepalive,  ///< http.keepalive_timeout
+};
+
 class connection {
  public:
   /// Adopts `fd`, an accepted socket, on a slot `owner` reserved for it.
@@ -32,8 +42,9 @@ class connection {
   connection& operator=(const connection&) = delete;
 
   /// Up to `len` bytes into `buf`: the count (> 0), 0 at the end of input, or -errno after an
-  /// error or the idle timeout (already counted and logged: the service should just return).
-  /// While the worker is closing, the input also ends once the client has been quiet briefly.
+  /// error, a timeout or an overload eviction (already counted and logged: the service should
+  /// just return). While the worker is closing, the input also ends once the client has been
+  /// quiet briefly; once it is ending (shutdown_timeout passed) it ends at once, unread.
   io::io_result read(char* buf, std::size_t len);
   /// Sends all `len` bytes; false after an error (counted: the service should just return).
   bool write(const char* data, std::size_t len);
@@ -42,6 +53,13 @@ class connection {
   /// keep-alive) should end them at the next boundary, so the client reconnects to a worker that
   /// stays. Raw streams have no boundary: they are served until the client ends (or the stop).
   bool draining() const;
+
+  /// How long each read may wait for input (zero: no limit) and what it counts as when that
+  /// passes. Starts as idle_timeout / idle; HTTP waits keepalive_timeout between requests.
+  void set_wait_limit(runtime::clock::duration wait, wait_kind kind);
+  /// A fixed deadline for the service's current step (an HTTP head or body), on top of the wait
+  /// limit: no read waits past it, however often input trickles in. no_deadline clears it.
+  void set_deadline(runtime::deadline until, wait_kind kind);
 
   /// The connection's buffer: config().buffer_size bytes, the same for the connection's life.
   char* buffer() { return buffer_.get(); }
@@ -52,22 +70,37 @@ class connection {
   friend class worker_thread;
   friend void serve_connection(worker_thread& owner, int fd);
 
-  runtime::deadline io_deadline() const;
-  runtime::deadline read_deadline() const;  ///< io_deadline(), or sooner while closing
-  void fail(io::io_result error);
-  /// worker_thread::begin_closing(): a read in progress stops waiting for the idle timeout and
-  /// waits a short quiet period instead (see read()).
+  runtime::deadline io_deadline() const;  ///< a write's: idle_timeout from now
+  /// The wait limit from `now`, the step deadline, and while closing the short quiet period.
+  runtime::deadline read_deadline(runtime::deadline now) const;
+  /// Which limit a read that timed out at `now` ran into.
+  wait_kind expired_kind(runtime::deadline now) const;
+  void fail(io::io_result error, wait_kind kind = wait_kind::idle);
+  /// worker_thread::begin_closing() and end_connections(): a read in progress stops waiting for
+  /// the idle timeout (see read()).
   void interrupt_read();
+  /// Parked in read() with no input for at least `grace` (at `now`): overload may evict it.
+  bool idle_for(runtime::clock::duration grace, runtime::deadline now) const {
+    return reading_ && !shed_ && now - read_started_ >= grace;
+  }
+  /// Overload: ends the pending read; the connection closes as `overload` (see read()).
+  void shed();
   void finish();  ///< after the service returned: half-close, linger, then the destructor closes
 
   worker_thread& owner_;
   io::stream stream_;
   runtime::coroutine* self_;  ///< the coroutine serving this connection
   std::unique_ptr<char[]> buffer_;
-  runtime::clock::duration idle_;  ///< the idle timeout; zero: none
+  runtime::clock::duration idle_;                      ///< the idle timeout; zero: none
+  runtime::clock::duration wait_;                      ///< see set_wait_limit()
+  runtime::deadline deadline_ = runtime::no_deadline;  ///< see set_deadline()
+  runtime::deadline read_started_{};                   ///< when the current read began
+  wait_kind wait_kind_ = wait_kind::idle;
+  wait_kind deadline_kind_ = wait_kind::idle;
   bool eof_ = false;      ///< the client ended its input (not a closing server's quiet end)
   bool reading_ = false;  ///< parked in read(): interrupt_read() may cut the wait short
-  bool failed_ = false;   ///< an I/O error, idle timeout or cancel: close at once
+  bool failed_ = false;   ///< an I/O error, timeout, eviction or cancel: close at once
+  bool shed_ = false;     ///< chosen by overload eviction; its read is being ended
   connection* prev_ = nullptr;
   connection* next_ = nullptr;
 };

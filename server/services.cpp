@@ -11,6 +11,8 @@
 // The connection handles the rest: idle timeout, counters, half-close, stop and reload.
 #include "server/services.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 
 #include "server/connection.hpp"
@@ -19,6 +21,90 @@
 
 namespace echod::server {
 namespace {
+
+runtime::clock::duration seconds(double s) {
+  return std::chrono::duration_cast<runtime::clock::duration>(std::chrono::duration<double>(s));
+}
+
+// The HTTP deadlines (http.*_timeout, http.body_min_rate), as changes to the connection's read
+// deadline at each step of a request: no timer of their own, and a clock read only when a
+// request's head or body spans reads.
+//   head: within header_timeout of its first byte (the first request's: of the accept, since a
+//         client connects to send it), however the bytes trickle in;
+//   body: within body_timeout of the head's end, plus 1 s per body_min_rate bytes received;
+//   between requests: the next first byte within keepalive_timeout of the last response.
+class http_deadlines {
+ public:
+  http_deadlines(connection& c, const config::http_limits& cfg)
+      : c_(c),
+        header_(seconds(cfg.header_timeout)),
+        body_(seconds(cfg.body_timeout)),
+        min_rate_(static_cast<double>(cfg.body_min_rate)),
+        idle_(seconds(c.config().idle_timeout)) {
+    // Between requests the shorter of the keep-alive wait and the idle timeout applies.
+    const auto keepalive = seconds(cfg.keepalive_timeout);
+    if (idle_ == runtime::clock::duration::zero() || keepalive <= idle_) {
+      keepalive_ = keepalive;
+      keepalive_kind_ = wait_kind::keepalive;
+    } else {
+      keepalive_ = idle_;
+      keepalive_kind_ = wait_kind::idle;
+    }
+    c_.set_deadline(runtime::deadline_after(header_), wait_kind::header);
+  }
+
+  /// After the engine took `n` more bytes.
+  void after(const http::engine& e, std::size_t n) {
+    using stage = http::engine::stage;
+    const stage now_at = e.current_stage();
+    if (e.requests() == requests_ && now_at == at_) {
+      if (at_ == stage::body) {
+        body_bytes_ += n;
+        set_body_deadline();
+      }
+      return;
+    }
+    requests_ = e.requests();
+    at_ = now_at;
+    switch (now_at) {
+      case stage::idle:
+        c_.set_wait_limit(keepalive_, keepalive_kind_);
+        c_.set_deadline(runtime::no_deadline, wait_kind::idle);
+        break;
+      case stage::head:
+        c_.set_wait_limit(idle_, wait_kind::idle);
+        c_.set_deadline(runtime::deadline_after(header_), wait_kind::header);
+        break;
+      case stage::body:
+        c_.set_wait_limit(idle_, wait_kind::idle);
+        body_start_ = runtime::clock::now();
+        body_bytes_ = 0;
+        set_body_deadline();
+        break;
+    }
+  }
+
+ private:
+  void set_body_deadline() {
+    if (body_ == runtime::clock::duration::zero())
+      return c_.set_deadline(runtime::no_deadline, wait_kind::body);
+    auto allowed = body_;
+    if (min_rate_ > 0) allowed += seconds(static_cast<double>(body_bytes_) / min_rate_);
+    c_.set_deadline(body_start_ + allowed, wait_kind::body);
+  }
+
+  connection& c_;
+  const runtime::clock::duration header_, body_;
+  const double min_rate_;
+  const runtime::clock::duration idle_;
+  runtime::clock::duration keepalive_;
+  wait_kind keepalive_kind_;
+  std::uint64_t requests_ = 0;
+  // The first request's head is timed from the accept (the constructor), as if it had begun.
+  http::engine::stage at_ = http::engine::stage::head;
+  runtime::deadline body_start_{};
+  std::uint64_t body_bytes_ = 0;
+};
 
 constexpr service table[] = {
     {"upper", serve_upper},
@@ -64,6 +150,7 @@ void serve_http(connection& c) {
       http::limits{.max_header_bytes = static_cast<std::size_t>(limits.max_header_bytes),
                    .max_body_bytes = static_cast<std::size_t>(limits.max_body_bytes)});
   std::string out;  // responses; its capacity is reused for the connection's life
+  http_deadlines deadlines(c, limits);
   char* buf = c.buffer();
   const std::size_t size = c.buffer_size();
   for (;;) {
@@ -75,6 +162,7 @@ void serve_http(connection& c) {
     if (!out.empty() && !c.write(out.data(), out.size())) return;
     out.clear();
     if (!keep) return;
+    deadlines.after(engine, static_cast<std::size_t>(n));
   }
 }
 

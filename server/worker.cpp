@@ -34,6 +34,11 @@ using runtime::clock;
 // A thread that has neither started nor failed by then is stuck (it only creates a reactor).
 constexpr auto startup_limit = 10s;
 
+// Ending (shutdown_timeout passed): how long connections get to answer what they have read and
+// end with FIN before the rest is cancelled (a reset). It must stay well below the master's
+// stop_margin (1 s), after which it kills the worker.
+constexpr auto ending_grace = 500ms;
+
 // The scheduler threads report here whether they started; the main thread waits for all of them.
 class startup_gate {
  public:
@@ -108,6 +113,7 @@ class worker_process {
   void on_each_thread(void (worker_thread::*fn)());
   void begin_retire();
   void begin_closing(clock::duration grace, const char* why);
+  void begin_ending();
   std::uint64_t open_connections() const;
 
   const worker_args& args_;
@@ -120,7 +126,7 @@ class worker_process {
   std::vector<std::unique_ptr<worker_thread>> per_thread_;
   std::unique_ptr<runtime::scheduler_pool> pool_;
 
-  enum class phase { serving, retiring, closing };
+  enum class phase { serving, retiring, closing, ending };
   phase phase_ = phase::serving;
   clock::time_point retire_end_ = clock::time_point::max();
   clock::time_point force_at_ = clock::time_point::max();
@@ -231,7 +237,7 @@ int worker_process::serve() {
       break;
     }
     while (const auto sig = signals_.next()) {
-      if (*sig == SIGTERM && phase_ != phase::closing) {
+      if (*sig == SIGTERM && (phase_ == phase::serving || phase_ == phase::retiring)) {
         begin_closing(seconds(plan_.cfg.shutdown_timeout), "stop");
       } else if (*sig == SIGQUIT && phase_ == phase::serving) {
         begin_retire();
@@ -246,6 +252,8 @@ int worker_process::serve() {
       begin_closing(retire_closing_grace, "retire: shutdown_timeout passed");
     }
     if (phase_ == phase::closing && now >= force_at_) {
+      begin_ending();
+    } else if (phase_ == phase::ending && now >= force_at_) {
       const std::uint64_t open = open_connections();
       spdlog::warn("stop: forcing {} connection{} closed", open, open == 1 ? "" : "s");
       pool_->stop();  // cancels every coroutine: reads and writes in progress end with ECANCELED
@@ -282,6 +290,18 @@ void worker_process::begin_closing(clock::duration grace, const char* why) {
   phase_ = phase::closing;
   retire_end_ = clock::time_point::max();
   force_at_ = clock::now() + grace;
+}
+
+void worker_process::begin_ending() {
+  const std::uint64_t open = open_connections();
+  on_each_thread(&worker_thread::end_connections);
+  spdlog::info(
+      "shutdown_timeout passed: ending {} connection{}: no more reading, every byte read is "
+      "answered, then FIN (within {} ms)",
+      open, open == 1 ? "" : "s",
+      std::chrono::duration_cast<std::chrono::milliseconds>(ending_grace).count());
+  phase_ = phase::ending;
+  force_at_ = clock::now() + ending_grace;
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // A worker process: T scheduler threads (runtime::scheduler_pool), each with its own reactor,
 // acceptors on the inherited listeners and up to `coroutines` connections; its main thread only
 // waits for signals from the master and enforces the deadlines of the two ways a worker ends:
-//   SIGTERM (stop): close every connection politely (worker_thread "closing"), force whatever
-//                   is left after shutdown_timeout, exit 0.
+//   SIGTERM (stop): close every connection politely (worker_thread "closing"); after
+//                   shutdown_timeout stop reading the busy ones, let each answer what it has read
+//                   and end with FIN ("ending"), cancel whatever is left 0.5 s later, exit 0.
 //   SIGQUIT (retire, on reload): stop accepting now, serve open connections until their clients
 //                   close; after shutdown_timeout close the rest as on stop (+1 s), exit 0.
 // Startup failures (a reactor or a thread that cannot be created) exit with

@@ -22,7 +22,12 @@ worker_thread::worker_thread(const worker_plan& plan, stats::thread_counters& co
       counters_(counters),
       on_done_(std::move(on_done)),
       buffers_(plan.cfg.buffer_size,
-               std::min<std::size_t>(plan.cfg.coroutines, max_cached_buffers)) {}
+               std::min<std::size_t>(plan.cfg.coroutines, max_cached_buffers)),
+      // Rounded up, at least 1: with 100% eviction starts only when every slot is taken.
+      overload_mark_(std::max<std::size_t>(
+          1, (std::size_t{plan.cfg.coroutines} * plan.cfg.overload.threshold_percent + 99) / 100)),
+      idle_grace_(std::chrono::duration_cast<runtime::clock::duration>(
+          std::chrono::duration<double>(plan.cfg.overload.idle_grace))) {}
 
 void worker_thread::start(runtime::scheduler& sched) {
   sched_ = &sched;
@@ -46,18 +51,51 @@ void worker_thread::begin_closing() {
   for (connection* c = connections_; c != nullptr; c = c->next_) c->interrupt_read();
 }
 
+void worker_thread::end_connections() {
+  ending_ = true;
+  for (connection* c = connections_; c != nullptr; c = c->next_) c->interrupt_read();
+}
+
 bool worker_thread::reserve_slot() {
   runtime::coroutine* self = runtime::scheduler::current_coroutine();
   while (!opened_ || slots_used_ >= plan_.cfg.coroutines) {
     if (!accepting_ || sched_->cancelled(self)) return false;
+    // Full: evict what is idle, and look again when more could be (a slot freed wakes us too).
+    const runtime::deadline recheck = opened_ ? shed_idle(slots_used_) : runtime::no_deadline;
     waiting_.push_back(self);
-    const runtime::wake_reason why = sched_->park();
+    const runtime::wake_reason why = sched_->park(recheck);
     std::erase(waiting_, self);
     if (why == runtime::wake_reason::cancelled) return false;
   }
   if (!accepting_ || sched_->cancelled(self)) return false;
   ++slots_used_;
+  // Nearly full: make room before clients need it. The slot just taken waits for a client that
+  // has not arrived; the others are connections (or other listeners' acceptors: close enough).
+  shed_idle(slots_used_ - 1);
   return true;
+}
+
+runtime::deadline worker_thread::shed_idle(std::size_t taken) {
+  if (!plan_.cfg.overload.enabled || taken - shedding_ < overload_mark_) {
+    return runtime::no_deadline;
+  }
+  const runtime::deadline now = runtime::clock::now();
+  if (now < next_shed_) return next_shed_;  // nothing can have become idle enough since the last
+  std::size_t excess = taken - shedding_ - overload_mark_ + 1;
+  // No connection can be idle enough before this, unless one idle now is found.
+  runtime::deadline soonest = now + idle_grace_;
+  for (connection* c = oldest_; c != nullptr && excess > 0; c = c->prev_) {
+    if (c->idle_for(idle_grace_, now)) {
+      c->shed();
+      ++shedding_;
+      --excess;
+    } else if (c->reading_ && !c->shed_) {
+      soonest = std::min(soonest, c->read_started_ + idle_grace_);
+    }
+  }
+  // Stopped early with enough evicted: more may be idle already, so the next call walks again.
+  next_shed_ = excess == 0 ? now : soonest;
+  return next_shed_;
 }
 
 void worker_thread::release_slot() {
@@ -81,6 +119,7 @@ void worker_thread::attach(connection& c) {
   c.next_ = connections_;
   if (connections_ != nullptr) connections_->prev_ = &c;
   connections_ = &c;
+  if (oldest_ == nullptr) oldest_ = &c;
   ++open_;
   stats::add(counters_.accepted, 1);
   stats::add(counters_.active, 1);
@@ -90,7 +129,9 @@ void worker_thread::detach(connection& c) {
   if (c.prev_ != nullptr) c.prev_->next_ = c.next_;
   if (c.next_ != nullptr) c.next_->prev_ = c.prev_;
   if (connections_ == &c) connections_ = c.next_;
+  if (oldest_ == &c) oldest_ = c.prev_;
   c.prev_ = c.next_ = nullptr;
+  if (c.shed_) --shedding_;
   --open_;
   stats::sub(counters_.active, 1);
   stats::add(counters_.closed, 1);

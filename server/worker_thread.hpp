@@ -11,6 +11,12 @@
 //                half-closes and closes politely: the client gets every reply, then EOF.
 //                (Not SHUT_RD: after it Linux stops sending window updates, so bytes the client
 //                had already sent could be stranded in its send queue and never answered.)
+//   ending    -> (shutdown_timeout passed on a busy connection) reads stop: a connection
+//                finishes answering what it has read, half-closes (FIN), drains and drops what
+//                the client still sends until the client ends (worker.cpp bounds it), then
+//                closes. The client sees every reply to what the server consumed, then EOF.
+// While serving, overload protection keeps room for new clients: once `overload.threshold_percent`
+// of the slots are taken, connections idle for `overload.idle_grace` are closed, oldest first.
 // Everything here runs on the thread's own scheduler; other threads reach it with
 // scheduler_pool::post_all. It does not decide when to change phase or force an end: worker.cpp
 // does (and forces with scheduler::cancel_all).
@@ -60,6 +66,10 @@ class worker_thread {
   /// Closing: stop_accepting(), then cut every connection's pending read short (see the header).
   void begin_closing();
   bool closing() const { return closing_; }
+  /// Ending (after closing): reads end at once, so every connection answers what it has read and
+  /// ends with FIN; a read in progress is cut short.
+  void end_connections();
+  bool ending() const { return ending_; }
   /// Retiring or closing: no more accepting.
   bool draining() const { return !accepting_; }
 
@@ -84,6 +94,8 @@ class worker_thread {
   // ---- for connections ----
   void attach(connection& c);
   void detach(connection& c);  ///< also frees its slot
+  /// A connection overload chose got input before its read ended: it stays.
+  void unshed() { --shedding_; }
 
  private:
   const worker_plan& plan_;
@@ -93,13 +105,26 @@ class worker_thread {
   runtime::scheduler* sched_ = nullptr;
   std::vector<runtime::coroutine*> acceptors_;  ///< running acceptors (removed as they end)
   std::vector<runtime::coroutine*> waiting_;    ///< acceptors parked in reserve_slot()
-  connection* connections_ = nullptr;           ///< intrusive list of open connections
-  std::size_t slots_used_ = 0;                  ///< reserved or open, at most cfg.coroutines
+  connection* connections_ = nullptr;  ///< intrusive list of open connections, newest first
+  connection* oldest_ = nullptr;       ///< its last element
+  std::size_t slots_used_ = 0;         ///< reserved or open, at most cfg.coroutines
   std::size_t open_ = 0;
   std::size_t tasks_ = 0;
   bool opened_ = false;
   bool accepting_ = true;
   bool closing_ = false;
+  bool ending_ = false;
+
+  // Overload protection (see the header).
+  std::size_t overload_mark_;            ///< slots taken at which eviction starts
+  runtime::clock::duration idle_grace_;  ///< input-less time that makes a connection idle
+  std::size_t shedding_ = 0;             ///< evicted, not yet detached: their slots are free
+  runtime::deadline next_shed_{};        ///< no connection can be idle long enough before
+
+  /// If `taken` connections (less those being evicted) reach the mark, evicts idle ones, oldest
+  /// first, until they are below it. Returns when a later call could evict more (no_deadline:
+  /// not overloaded, or protection off).
+  runtime::deadline shed_idle(std::size_t taken);
 
   /// Spawns `body` as a coroutine counted for on_done: counted from the spawn, not from when it
   /// first runs, so a connection spawned by an ending acceptor keeps the thread "not done".

@@ -41,6 +41,12 @@ bool engine::on_data(std::string_view in, std::string& out) {
   return state_ != state::dead;
 }
 
+engine::stage engine::current_stage() const {
+  if (state_ != state::head && state_ != state::dead) return stage::body;
+  // Empty lines before a request line count into head_bytes_: they are part of its head.
+  return head_bytes_ == 0 && !lines_.holds_partial() ? stage::idle : stage::head;
+}
+
 bool engine::on_eof(std::string& /*out*/) {
   // Every complete request was answered by on_data already; a partial one cannot be.
   state_ = state::dead;

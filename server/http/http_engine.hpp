@@ -2,8 +2,8 @@
 // turns request bytes into response bytes. Keep-alive, pipelining, HTTP/1.0, Content-Length and
 // chunked bodies; POST/PUT echo the uppercased body, GET/HEAD the uppercased decoded target.
 // Input may be split at any byte; the output for a byte stream never depends on the split.
-// It does no I/O, keeps no timers (idle timeouts belong to the connection) and never sends a
-// request body back before the whole request has arrived.
+// It does no I/O, keeps no timers (the service sets the connection's deadlines from stage()) and
+// never sends a request body back before the whole request has arrived.
 //
 // Decisions (RFC 9112 allows several of these to be lenient; we are strict but sane):
 // - lines end in CRLF; a bare LF anywhere in the head, a chunk line or a trailer is 400.
@@ -52,6 +52,11 @@ class engine {
 
   /// Responses produced so far, errors included (not `100 Continue`).
   std::uint64_t requests() const { return requests_; }
+
+  /// Where the next request stands: nothing of it read yet, inside its head, or inside its body
+  /// (chunk framing and trailers included). What the HTTP deadlines are measured against.
+  enum class stage : std::uint8_t { idle, head, body };
+  stage current_stage() const;
 
  private:
   enum class state : std::uint8_t { head, body, chunk_size, chunk_data, chunk_end, trailers, dead };

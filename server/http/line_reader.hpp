@@ -25,6 +25,9 @@ class line_reader {
   /// valid until the next call or until the caller's input buffer goes away.
   result next(const char*& p, const char* end, std::size_t cap, std::string_view& line);
 
+  /// Bytes of a line not yet complete are buffered.
+  bool holds_partial() const { return !drop_ && !partial_.empty(); }
+
   /// Forgets any partial line (keeps the buffer's capacity).
   void reset() {
     partial_.clear();
