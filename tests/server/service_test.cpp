@@ -230,7 +230,9 @@ TEST_P(service_test, http_service_answers_get_post_and_pipelined_requests) {
 }
 
 TEST_P(service_test, a_full_thread_accepts_the_next_client_only_when_one_leaves) {
-  auto e = start({"--set", "processes=1", "--set", "threads=1", "--set", "coroutines=2"});
+  // Without overload protection, which would close an idle one after a second to make room.
+  auto e = start({"--set", "processes=1", "--set", "threads=1", "--set", "coroutines=2", "--set",
+                  "overload.enabled=false"});
   client a(e->port());
   client b(e->port());
   ASSERT_TRUE(a.round_trip("first"));
