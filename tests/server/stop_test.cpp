@@ -67,7 +67,7 @@ class stop_test : public backend_test {
 
   /// Waits (counting, via SIGUSR1) until echod has every load connection open.
   static bool wait_all_connected(echod_process& e) {
-    const std::string want = "active " + std::to_string(load_connections) + ";";
+    const std::string want = "active " + std::to_string(load_connections) + ",";
     for (int i = 0; i < 150; ++i) {
       e.proc().signal(SIGUSR1);
       if (e.wait_log(want, 200ms)) return true;
