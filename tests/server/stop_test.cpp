@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -117,15 +118,15 @@ class stop_test : public backend_test {
   }
 
   std::string report_path_;
+  std::unique_ptr<temp_config> file_;
+  std::unique_ptr<echod_process> echod_;
+  std::unique_ptr<child_process> load_;
 };
 
 TEST_P(stop_test, sigterm_under_closed_loop_load_answers_what_it_read_and_ends_with_fin) {
-  temp_config file(config());
-  echod_process e({"-c", file.path()});
-  ASSERT_NE(e.port(), 0) << e.log();
-  ASSERT_TRUE(e.wait_workers(1)) << e.log();
-  auto load = start_load(e.port());
-  ASSERT_TRUE(wait_all_connected(e)) << e.log() << load->stderr_text();
+  ASSERT_NO_FATAL_FAILURE(start_under_load());
+  echod_process& e = *echod_;
+  child_process& load = *load_;
 
   e.proc().signal(SIGTERM);
   EXPECT_EQ(exit_of(e.proc().wait_exit(15s)), "exited 0") << e.log();
@@ -134,16 +135,13 @@ TEST_P(stop_test, sigterm_under_closed_loop_load_answers_what_it_read_and_ends_w
   const std::string log = e.final_log();
   EXPECT_EQ(log.find("killing it"), std::string::npos) << log;
   expect_every_byte_answered(log);
-  expect_clean_ends(load_report(*load), load->stderr_text());
+  expect_clean_ends(load_report(load), load.stderr_text());
 }
 
 TEST_P(stop_test, a_reload_storm_outliving_shutdown_timeout_ends_the_old_connections_with_fin) {
-  temp_config file(config());
-  echod_process e({"-c", file.path()});
-  ASSERT_NE(e.port(), 0) << e.log();
-  ASSERT_TRUE(e.wait_workers(1)) << e.log();
-  auto load = start_load(e.port());
-  ASSERT_TRUE(wait_all_connected(e)) << e.log() << load->stderr_text();
+  ASSERT_NO_FATAL_FAILURE(start_under_load());
+  echod_process& e = *echod_;
+  child_process& load = *load_;
 
   // 1 s of shutdown_timeout + 1 s of closing grace: the first generation's connections are
   // ended about 2 s after the first SIGHUP, well inside the storm.
@@ -151,14 +149,14 @@ TEST_P(stop_test, a_reload_storm_outliving_shutdown_timeout_ends_the_old_connect
     e.proc().signal(SIGHUP);
     std::this_thread::sleep_for(500ms);
   }
-  const json report = load_report(*load);  // every connection belonged to generation 1
+  const json report = load_report(load);  // every connection belonged to generation 1
   EXPECT_GE(e.count_log("reload complete"), 2u) << e.log();
   EXPECT_NE(e.log().find("retire: shutdown_timeout passed"), std::string::npos) << e.log();
   EXPECT_EQ(exit_of(e.stop(SIGTERM, 15s)), "exited 0") << e.log();
   const std::string log = e.final_log();
   EXPECT_EQ(log.find("killing it"), std::string::npos) << log;
   expect_every_byte_answered(log);
-  expect_clean_ends(report, load->stderr_text());
+  expect_clean_ends(report, load.stderr_text());
 }
 
 ECHOD_INSTANTIATE_BACKENDS(stop_test);
