@@ -368,7 +368,8 @@ TEST(server_config, override_errors_name_the_path_and_blame_set) {
   EXPECT_EQ(error_of("{}", {"backend=uring"}),
             R"(--set: backend: must be one of auto, io_uring, epoll, got "uring")");
   EXPECT_EQ(error_of("{}", {"http.max_bodybytes=1"}),
-            "--set: http.max_bodybytes: unknown key (known: max_header_bytes, max_body_bytes)");
+            "--set: http.max_bodybytes: unknown key (known: max_header_bytes, max_body_bytes, "
+            "header_timeout, body_timeout, body_min_rate, keepalive_timeout)");
   EXPECT_EQ(
       error_of("{}", {R"(listen=["0.0.0.0:1","foo"])"}),
       R"(--set: listen[1]: expected "host:port" (e.g. "0.0.0.0:7007" or "[::1]:7007"), got "foo")");

@@ -51,10 +51,17 @@ class stop_test : public backend_test {
     if (!report_path_.empty()) std::remove(report_path_.c_str());
   }
 
-  std::string config(const std::string& extra = "") const {
-    // One worker thread: every connection shares it, so none gets a quiet moment by luck.
-    return std::string(R"({"listen": "127.0.0.1:0", "backend": ")") + io::backend_name(GetParam()) +
-           R"(", "processes": 1, "threads": 1, "shutdown_timeout": 1)" + extra + "}";
+  /// echod (one worker thread: every connection shares it, so none gets a quiet moment by
+  /// luck) with every load connection open.
+  void start_under_load() {
+    file_ = std::make_unique<temp_config>(
+        std::string(R"({"listen": "127.0.0.1:0", "backend": ")") + io::backend_name(GetParam()) +
+        R"(", "processes": 1, "threads": 1, "shutdown_timeout": 1})");
+    echod_ = std::make_unique<echod_process>(std::vector<std::string>{"-c", file_->path()});
+    ASSERT_NE(echod_->port(), 0) << echod_->log();
+    ASSERT_TRUE(echod_->wait_workers(1)) << echod_->log();
+    load_ = start_load(echod_->port());
+    ASSERT_TRUE(wait_all_connected(*echod_)) << echod_->log() << load_->stderr_text();
   }
 
   /// Closed-loop load for much longer than the test: it ends only when echod ends each

@@ -81,6 +81,32 @@ TEST(http_engine, get_answers_the_uppercased_percent_decoded_target) {
   EXPECT_EQ(r.requests, 1u);
 }
 
+TEST(http_engine, stage_follows_each_request_through_head_body_and_back_to_idle) {
+  // What the HTTP deadlines are measured against: every byte of a request moves it on.
+  engine e(limits{});
+  std::string out;
+  using stage = engine::stage;
+  EXPECT_EQ(e.current_stage(), stage::idle);
+  ASSERT_TRUE(e.on_data("\r\n", out));  // an empty line before a request belongs to its head
+  EXPECT_EQ(e.current_stage(), stage::head);
+  ASSERT_TRUE(e.on_data("POST / HTTP/1.1\r\nContent-Le", out));
+  EXPECT_EQ(e.current_stage(), stage::head);
+  ASSERT_TRUE(e.on_data("ngth: 4\r\n\r\nab", out));
+  EXPECT_EQ(e.current_stage(), stage::body);
+  ASSERT_TRUE(e.on_data("cd", out));
+  EXPECT_EQ(e.current_stage(), stage::idle);
+  EXPECT_EQ(e.requests(), 1u);
+  ASSERT_TRUE(e.on_data("G", out));
+  EXPECT_EQ(e.current_stage(), stage::head);
+  ASSERT_TRUE(e.on_data("ET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", out));
+  EXPECT_EQ(e.current_stage(), stage::body);  // chunk framing and trailers count as body
+  ASSERT_TRUE(e.on_data("1\r\nx\r\n0\r\n", out));
+  EXPECT_EQ(e.current_stage(), stage::body);
+  ASSERT_TRUE(e.on_data("\r\n", out));
+  EXPECT_EQ(e.current_stage(), stage::idle);
+  EXPECT_EQ(e.requests(), 2u);
+}
+
 TEST(http_engine, get_with_invalid_percent_escape_is_400) {
   expect_error("GET /a%zz HTTP/1.1\r\n\r\n", 400);
   expect_error("GET /a%4 HTTP/1.1\r\n\r\n", 400);
