@@ -11,6 +11,11 @@ using deadline = clock::time_point;
 /// A deadline that never passes: "wait as long as it takes".
 inline constexpr deadline no_deadline = deadline::max();
 
+/// A config value in seconds (a double, as the config keeps timeouts) as a clock duration.
+inline clock::duration from_seconds(double s) {
+  return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
+}
+
 /// The deadline `timeout` from now; a zero or negative timeout means no deadline.
 inline deadline deadline_after(clock::duration timeout) {
   return timeout > clock::duration::zero() ? clock::now() + timeout : no_deadline;

@@ -11,8 +11,6 @@
 // The connection handles the rest: idle timeout, counters, half-close, stop and reload.
 #include "server/services.hpp"
 
-#include <algorithm>
-#include <chrono>
 #include <string>
 
 #include "server/connection.hpp"
@@ -21,10 +19,6 @@
 
 namespace echod::server {
 namespace {
-
-runtime::clock::duration seconds(double s) {
-  return std::chrono::duration_cast<runtime::clock::duration>(std::chrono::duration<double>(s));
-}
 
 // The HTTP deadlines (http.*_timeout, http.body_min_rate), as changes to the connection's read
 // deadline at each step of a request: no timer of their own, and a clock read only when a
@@ -37,12 +31,12 @@ class http_deadlines {
  public:
   http_deadlines(connection& c, const config::http_limits& cfg)
       : c_(c),
-        header_(seconds(cfg.header_timeout)),
-        body_(seconds(cfg.body_timeout)),
+        header_(runtime::from_seconds(cfg.header_timeout)),
+        body_(runtime::from_seconds(cfg.body_timeout)),
         min_rate_(static_cast<double>(cfg.body_min_rate)),
-        idle_(seconds(c.config().idle_timeout)) {
+        idle_(runtime::from_seconds(c.config().idle_timeout)) {
     // Between requests the shorter of the keep-alive wait and the idle timeout applies.
-    const auto keepalive = seconds(cfg.keepalive_timeout);
+    const auto keepalive = runtime::from_seconds(cfg.keepalive_timeout);
     if (idle_ == runtime::clock::duration::zero() || keepalive <= idle_) {
       keepalive_ = keepalive;
       keepalive_kind_ = wait_kind::keepalive;
@@ -86,10 +80,12 @@ class http_deadlines {
 
  private:
   void set_body_deadline() {
-    if (body_ == runtime::clock::duration::zero())
+    if (body_ == runtime::clock::duration::zero()) {
       return c_.set_deadline(runtime::no_deadline, wait_kind::body);
+    }
     auto allowed = body_;
-    if (min_rate_ > 0) allowed += seconds(static_cast<double>(body_bytes_) / min_rate_);
+    if (min_rate_ > 0)
+      allowed += runtime::from_seconds(static_cast<double>(body_bytes_) / min_rate_);
     c_.set_deadline(body_start_ + allowed, wait_kind::body);
   }
 

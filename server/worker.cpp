@@ -84,10 +84,6 @@ int poll_timeout_ms(clock::time_point until) {
   return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
 }
 
-clock::duration seconds(double s) {
-  return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
-}
-
 // One worker process once its signals and plan are set up: starts the scheduler threads, then
 // runs the main thread's loop (signals, deadlines, threads ending) until every thread has ended.
 class worker_process {
@@ -238,7 +234,7 @@ int worker_process::serve() {
     }
     while (const auto sig = signals_.next()) {
       if (*sig == SIGTERM && (phase_ == phase::serving || phase_ == phase::retiring)) {
-        begin_closing(seconds(plan_.cfg.shutdown_timeout), "stop");
+        begin_closing(runtime::from_seconds(plan_.cfg.shutdown_timeout), "stop");
       } else if (*sig == SIGQUIT && phase_ == phase::serving) {
         begin_retire();
       }
@@ -279,7 +275,7 @@ void worker_process::begin_retire() {
       open, open == 1 ? "" : "s", open == 1 ? "it" : "they", open == 1 ? "s" : "",
       plan_.cfg.shutdown_timeout);
   phase_ = phase::retiring;
-  retire_end_ = clock::now() + seconds(plan_.cfg.shutdown_timeout);
+  retire_end_ = clock::now() + runtime::from_seconds(plan_.cfg.shutdown_timeout);
 }
 
 void worker_process::begin_closing(clock::duration grace, const char* why) {
@@ -325,7 +321,7 @@ int run_worker(const worker_args& args) {
   plan.cfg = args.cfg;
   plan.svc = find_service(args.cfg.service);
   plan.listen_fds = args.listen_fds;
-  plan.idle_timeout = seconds(args.cfg.idle_timeout);
+  plan.idle_timeout = runtime::from_seconds(args.cfg.idle_timeout);
   if (plan.svc == nullptr) {
     spdlog::error("cannot start: unknown service \"{}\"", args.cfg.service);
     return exit_code::cannot_start;

@@ -26,8 +26,7 @@ worker_thread::worker_thread(const worker_plan& plan, stats::thread_counters& co
       // Rounded up, at least 1: with 100% eviction starts only when every slot is taken.
       overload_mark_(std::max<std::size_t>(
           1, (std::size_t{plan.cfg.coroutines} * plan.cfg.overload.threshold_percent + 99) / 100)),
-      idle_grace_(std::chrono::duration_cast<runtime::clock::duration>(
-          std::chrono::duration<double>(plan.cfg.overload.idle_grace))) {}
+      idle_grace_(runtime::from_seconds(plan.cfg.overload.idle_grace)) {}
 
 void worker_thread::start(runtime::scheduler& sched) {
   sched_ = &sched;
