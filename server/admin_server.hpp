@@ -31,7 +31,7 @@ class admin_server {
   static constexpr std::chrono::seconds header_deadline{1};
   /// From the end of the request to the last byte of the answer taken by the client.
   static constexpr std::chrono::seconds response_deadline{5};
-  /// The most connections open at once; fewer when the descriptor limit is low (see slots()).
+  /// The most connections open at once; fewer when the descriptor limit is low (see slots_).
   static constexpr std::size_t max_connections = 1024;
 
   /// `snapshot` is called once per /metrics, /health or /stats request.
@@ -68,11 +68,6 @@ class admin_server {
   /// In a freshly forked child: closes every descriptor of the endpoint, nothing else.
   void close_after_fork();
 
-  /// How many connections may be open at once: max_connections, or a quarter of the descriptor
-  /// limit (at least 16) when that is less, so a flood of admin clients never takes the
-  /// descriptors the master needs for workers' ready pipes and for listeners on reload.
-  std::size_t slots() const { return slots_; }
-
  private:
   struct connection;
   void accept_ready(clock::time_point now);
@@ -86,6 +81,9 @@ class admin_server {
   std::function<master_snapshot()> snapshot_;
   io::listener listener_;
   std::string address_;
+  // How many connections may be open at once: max_connections, or a quarter of the descriptor
+  // limit (at least 16) when that is less, so a flood of admin clients never takes the
+  // descriptors the master needs for workers' ready pipes and for listeners on reload.
   std::size_t slots_;
   std::list<connection> connections_;  // oldest first
   std::size_t open_ = 0;               // entries of connections_ not yet finished
