@@ -318,8 +318,9 @@ void apply_overrides(json& root, const std::vector<std::string>& overrides, erro
 std::string brief(const json& value) {
   // Writes compact JSON with an explicit stack instead of dump(), which recurses and writes the
   // whole value: either could be unbounded. Stops a few bytes past the limit, then clips.
-  constexpr auto replace = json::error_handler_t::replace;  // --set strings may hold any bytes
-  const auto scalar = [replace](const json& v) {
+  const auto scalar = [](const json& v) {
+    // replace: an override's fallback string may hold any bytes, and dump() throws on bad UTF-8.
+    constexpr auto replace = json::error_handler_t::replace;
     if (!v.is_string()) return v.dump(-1, ' ', false, replace);
     const auto& s = v.get_ref<const std::string&>();
     return json(s.substr(0, message_value_bytes + 1)).dump(-1, ' ', false, replace);
