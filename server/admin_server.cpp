@@ -210,10 +210,13 @@ void admin_server::close_after_fork() {
 }
 
 void admin_server::accept_ready(clock::time_point now) {
-  for (;;) {
+  // At most a slot-full per turn: a flood that connects as fast as this accepts (evicting as it
+  // goes) must not keep the master from its signals and workers.
+  for (std::size_t accepted = 0; accepted < slots_;) {
     if (open_ >= slots_ && !evict_oldest_incomplete()) return;  // the rest wait in the backlog
     const int fd = ::accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
+      ++accepted;
       ++open_;
       connection& c = connections_.emplace_back(fd, now + header_deadline);
       on_readable(c);  // try first: the request is often there already
