@@ -2,6 +2,7 @@
 #include "config/json_reader.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,19 +22,42 @@ namespace {
 
 using json = nlohmann::json;
 
-// Tracks where the parser is ("a.b[2]") so a duplicate key can be reported by path; nlohmann's
-// callback reports events, not positions.
-class duplicate_key_checker {
+// How long a quoted value, key or number may get in a message before it is cut with "...".
+constexpr std::size_t message_value_bytes = 60;
+
+// `text` cut to at most `limit` bytes, ending in "..." when cut, never inside a UTF-8 sequence.
+std::string clip(std::string text, std::size_t limit = message_value_bytes) {
+  if (text.size() <= limit) return text;
+  std::size_t cut = limit - 3;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  text.resize(cut);
+  return text + "...";
+}
+
+// A JSON syntax error: the one parse failure after which an override's value is taken as a
+// plain string. Every other failure (depth, number range, duplicate key) is reported.
+class json_syntax_error : public config_error {
  public:
-  explicit duplicate_key_checker(std::string_view source) : source_(source) {}
+  using config_error::config_error;
+};
+
+// Watches nlohmann's parse events: rejects a key repeated in one object and nesting deeper than
+// max_nesting_depth (before the parser builds it), and tracks where the parser is ("a.b[2]") so
+// errors can name the path; nlohmann's callback reports events, not positions.
+class parse_tracker {
+ public:
+  explicit parse_tracker(std::string_view source) : source_(source) {}
 
   bool on_event(json::parse_event_t event, const json& parsed) {
     switch (event) {
       case json::parse_event_t::object_start:
-        frames_.push_back({false, 0, {}, {}});
-        break;
       case json::parse_event_t::array_start:
-        frames_.push_back({true, 0, {}, {}});
+        if (frames_.size() == max_nesting_depth) {
+          throw config_error(
+              source_, path(),
+              "nested deeper than " + std::to_string(max_nesting_depth) + " arrays and objects");
+        }
+        frames_.push_back({event == json::parse_event_t::array_start, 0, {}, {}});
         break;
       case json::parse_event_t::object_end:
       case json::parse_event_t::array_end:
@@ -53,6 +77,19 @@ class duplicate_key_checker {
     return true;  // keep every value
   }
 
+  // Where the parser is: the member or element being parsed. Long keys are clipped.
+  std::string path() const {
+    std::string out;
+    for (const frame& f : frames_) {
+      if (f.is_array) {
+        out += "[" + std::to_string(f.index) + "]";
+      } else {
+        out += (out.empty() ? "" : ".") + clip(f.key);
+      }
+    }
+    return out;
+  }
+
  private:
   struct frame {
     bool is_array;
@@ -63,18 +100,6 @@ class duplicate_key_checker {
 
   void element_done() {
     if (!frames_.empty() && frames_.back().is_array) ++frames_.back().index;
-  }
-
-  std::string path() const {
-    std::string out;
-    for (const frame& f : frames_) {
-      if (f.is_array) {
-        out += "[" + std::to_string(f.index) + "]";
-      } else {
-        out += (out.empty() ? "" : ".") + f.key;
-      }
-    }
-    return out;
   }
 
   std::string source_;
@@ -127,6 +152,10 @@ std::string top_level_reason(const json& root) {
   return "expected a JSON object at the top level, got " + describe(root);
 }
 
+[[noreturn]] void file_error(const std::string& path, std::string reason) {
+  throw config_error(path, "", std::move(reason));
+}
+
 std::vector<std::string> split_dotted(std::string_view key) {
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -156,43 +185,81 @@ void error_context::fail(const std::string& path, std::string reason) const {
 }
 
 json parse_json(std::string_view text, std::string_view source) {
-  duplicate_key_checker checker(source);
+  if (text.size() > max_document_bytes) {
+    throw config_error(
+        std::string(source), "",
+        "larger than the " + format_size(max_document_bytes) + " limit for a config document");
+  }
+  parse_tracker tracker(source);
   try {
     return json::parse(
         text.begin(), text.end(),
-        [&checker](int /*depth*/, json::parse_event_t event, json& parsed) {
-          return checker.on_event(event, parsed);
+        [&tracker](int /*depth*/, json::parse_event_t event, json& parsed) {
+          return tracker.on_event(event, parsed);
         },
         /*allow_exceptions=*/true, /*ignore_comments=*/false);
   } catch (const json::parse_error& e) {
     const auto [line, column] = line_column(text, e.byte);
-    throw config_error(std::string(source), "", "invalid JSON: " + parse_error_reason(e.what()),
-                       line, column);
+    throw json_syntax_error(std::string(source), "",
+                            "invalid JSON: " + parse_error_reason(e.what()), line, column);
+  } catch (const json::out_of_range& e) {
+    // 406, "number overflow parsing '1e999'": a number no double holds. Name it and its place.
+    const std::string what = e.what();
+    const std::size_t quote = what.find('\'');
+    const std::string number =
+        quote == std::string::npos ? "" : what.substr(quote + 1, what.size() - quote - 2);
+    throw config_error(
+        std::string(source), tracker.path(),
+        number.empty() ? "number out of range" : "number out of range: " + clip(number));
+  } catch (const json::exception& e) {
+    throw config_error(std::string(source), tracker.path(),
+                       "invalid JSON: " + parse_error_reason(e.what()));
   }
 }
 
 std::string read_text_file(const std::string& path) {
-  const auto fail = [&path](int err) {
-    throw config_error(path, "", std::string("cannot read: ") + std::strerror(err));
+  const auto fail = [&path](std::string reason) { file_error(path, std::move(reason)); };
+  const auto fail_errno = [&path](int err) {
+    file_error(path, std::string("cannot read: ") + std::strerror(err));
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(errno);
+  const std::string too_large =
+      "larger than the " + format_size(max_document_bytes) + " limit for a config file";
+  // O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one, and the master reads
+  // its config in its only thread (a reload must never hang it). Regular files ignore the flag.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) fail_errno(errno);
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_fd{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail_errno(errno);
+  if (S_ISDIR(st.st_mode)) fail_errno(EISDIR);
+  // A pipe or socket has no end until its writer says so: refuse it rather than wait. Character
+  // devices (/dev/null, /dev/zero) are read without blocking, within the size limit.
+  if (S_ISFIFO(st.st_mode)) fail("is a FIFO, not a regular file (a config must be a file)");
+  if (S_ISSOCK(st.st_mode)) fail("is a socket, not a regular file (a config must be a file)");
+  if (S_ISBLK(st.st_mode)) fail("is a block device, not a regular file (a config must be a file)");
+  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > max_document_bytes) {
+    fail(too_large);
+  }
   std::string text;
   char buffer[16384];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+  // One byte past the limit tells a file that is too large (or grew) from one that fits.
+  while (text.size() <= max_document_bytes) {
+    const std::size_t room = std::min(sizeof buffer, max_document_bytes + 1 - text.size());
+    const ssize_t n = ::read(fd, buffer, room);
     if (n > 0) {
       text.append(buffer, static_cast<std::size_t>(n));
     } else if (n == 0) {
-      break;
+      return text;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      fail("cannot read: the device has no data ready (a config must be a file)");
     } else if (errno != EINTR) {
-      const int err = errno;  // e.g. EISDIR: open() succeeds on a directory, read() does not
-      ::close(fd);
-      fail(err);
+      fail_errno(errno);
     }
   }
-  ::close(fd);
-  return text;
+  file_error(path, too_large);
 }
 
 void apply_overrides(json& root, const std::vector<std::string>& overrides, error_context& errors) {
@@ -201,51 +268,93 @@ void apply_overrides(json& root, const std::vector<std::string>& overrides, erro
   for (const std::string& item : overrides) {
     const std::size_t eq = item.find('=');
     if (eq == std::string::npos) {
-      throw config_error(source, "", "expected key=value (e.g. processes=4), got \"" + item + "\"");
+      throw config_error(source, "", "expected key=value (e.g. processes=4), got " + brief(item));
     }
     const std::string key = item.substr(0, eq);
     const std::vector<std::string> parts = split_dotted(key);
     if (std::any_of(parts.begin(), parts.end(), [](const auto& p) { return p.empty(); })) {
       throw config_error(
           source, "",
-          "expected a dotted key such as http.max_body_bytes before '=', got \"" + item + "\"");
+          "expected a dotted key such as http.max_body_bytes before '=', got " + brief(item));
     }
     // JSON when it parses (numbers, booleans, arrays, objects), else the text itself, so
-    // "backend=epoll" needs no shell-quoted JSON string.
+    // "backend=epoll" needs no shell-quoted JSON string. Valid JSON that breaks a limit (a
+    // number beyond a double, deep nesting) is an error, not a string.
     const std::string text = item.substr(eq + 1);
     json value;
     try {
       value = parse_json(text, source);
-    } catch (const config_error&) {
+    } catch (const json_syntax_error&) {
       value = text;
+    } catch (const config_error& e) {
+      const std::string& at = e.path();
+      throw config_error(source, clip(key) + (at.empty() || at[0] == '[' ? "" : ".") + at,
+                         e.reason());
     }
     json* node = &root;
     std::string walked;
+    // The outermost object this override creates: everything in it came from --set, so errors
+    // there blame --set ("--set http.max_body_bytes.x=1" makes max_body_bytes an object).
+    std::string created;
     for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
       walked += (walked.empty() ? "" : ".") + parts[i];
-      if (!node->contains(parts[i])) (*node)[parts[i]] = json::object();
+      if (!node->contains(parts[i])) {
+        (*node)[parts[i]] = json::object();
+        if (created.empty()) created = walked;
+      }
       json& child = (*node)[parts[i]];
       if (!child.is_object()) {
-        throw config_error(source, key,
-                           "cannot set a member of " + walked + ", which is " + describe(child));
+        throw config_error(
+            source, clip(key),
+            "cannot set a member of " + clip(walked) + ", which is " + describe(child));
       }
       node = &child;
     }
     (*node)[parts.back()] = std::move(value);
-    errors.add_override(key);
+    errors.add_override(created.empty() ? key : created);
   }
 }
 
 std::string brief(const json& value) {
-  // replace: an override's fallback string may hold any bytes, and dump() throws on bad UTF-8.
-  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  constexpr std::size_t limit = 60;
-  if (text.size() > limit) {
-    std::size_t cut = limit - 3;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
-    text = text.substr(0, cut) + "...";
+  // Writes compact JSON with an explicit stack instead of dump(), which recurses and writes the
+  // whole value: either could be unbounded. Stops a few bytes past the limit, then clips.
+  const auto scalar = [](const json& v) {
+    // replace: an override's fallback string may hold any bytes, and dump() throws on bad UTF-8.
+    constexpr auto replace = json::error_handler_t::replace;
+    if (!v.is_string()) return v.dump(-1, ' ', false, replace);
+    const auto& s = v.get_ref<const std::string&>();
+    return json(s.substr(0, message_value_bytes + 1)).dump(-1, ' ', false, replace);
+  };
+  struct level {
+    const json* container;
+    json::const_iterator next;
+  };
+  std::vector<level> open;
+  std::string out;
+  const json* v = &value;
+  while (out.size() <= message_value_bytes) {
+    if (v != nullptr) {
+      if (v->is_structured()) {
+        out += v->is_array() ? '[' : '{';
+        open.push_back({v, v->cbegin()});
+      } else {
+        out += scalar(*v);
+      }
+      v = nullptr;
+    }
+    if (open.empty()) break;
+    level& top = open.back();
+    if (top.next == top.container->cend()) {
+      out += top.container->is_array() ? ']' : '}';
+      open.pop_back();
+      continue;
+    }
+    if (top.next != top.container->cbegin()) out += ',';
+    if (top.container->is_object()) out += scalar(json(top.next.key())) + ':';
+    v = &*top.next;
+    ++top.next;
   }
-  return text;
+  return clip(std::move(out));
 }
 
 std::string describe(const json& value) {
@@ -405,7 +514,7 @@ void object_reader::finish() {
   finished_ = true;
   for (auto it = object_.begin(); it != object_.end(); ++it) {
     if (std::find(known_.begin(), known_.end(), it.key()) == known_.end()) {
-      fail(it.key(), "unknown key (known: " + join(known_) + ")");
+      fail(clip(it.key()), "unknown key (known: " + join(known_) + ")");
     }
   }
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -23,6 +24,14 @@ namespace echod::config {
 
 /// The source name errors use for values that came from a "--set key=value" override.
 inline constexpr std::string_view override_source = "--set";
+
+/// The largest config document read or parsed, in bytes: far beyond any real config, and it
+/// bounds the memory and time a hostile file can cost ("-c /dev/zero" stops here).
+inline constexpr std::size_t max_document_bytes = 1 << 20;
+/// The deepest nesting of arrays and objects accepted: configs need three levels. Enforced while
+/// parsing, so a document nested 70,000 deep is an error instead of a deep value that anything
+/// recursive (serialising, comparing) would overflow the stack on.
+inline constexpr std::size_t max_nesting_depth = 64;
 
 /// Where a document's values came from, so an error can blame the file or the override.
 class error_context {
@@ -41,12 +50,18 @@ class error_context {
   std::vector<std::string> overridden_;
 };
 
-/// Parses `text` as one JSON value. Syntax errors throw "SOURCE:LINE:COLUMN: invalid JSON: ...";
-/// a key repeated within one object throws "SOURCE: PATH: duplicate key" (nlohmann/json would
-/// silently keep the last one, hiding an edit that does nothing).
+/// Parses `text` as one JSON value and throws nothing but config_error. Syntax errors throw
+/// "SOURCE:LINE:COLUMN: invalid JSON: ..."; a key repeated within one object throws
+/// "SOURCE: PATH: duplicate key" (nlohmann/json would silently keep the last one, hiding an edit
+/// that does nothing); a number beyond a double ("1e999") throws "SOURCE: PATH: number out of
+/// range: 1e999"; nesting deeper than max_nesting_depth and text longer than max_document_bytes
+/// are errors too.
 nlohmann::json parse_json(std::string_view text, std::string_view source);
 
-/// The whole file as text; throws config_error "PATH: cannot read: <strerror>".
+/// The whole file as text, at most max_document_bytes. Never blocks: a FIFO, socket or directory
+/// is refused before anything is read ("PATH: is a FIFO, not a regular file"), and a device is
+/// read without waiting. Throws config_error "PATH: cannot read: <strerror>", or "PATH: larger
+/// than the 1MiB limit for a config file".
 std::string read_text_file(const std::string& path);
 
 /// Applies overrides "a.b.c=value" in order to `root`: the key is a dotted path of object
@@ -61,7 +76,9 @@ void apply_overrides(nlohmann::json& root, const std::vector<std::string>& overr
 /// A value for "got ..." in messages: `string "four"`, `number 4.5`, `boolean true`, `null`,
 /// `array [1,2]`, `object {"a":1}` (long values shortened).
 std::string describe(const nlohmann::json& value);
-/// The value as compact JSON text, shortened: `0`, `"8KiB"`, `[1,2]`.
+/// The value as compact JSON text, shortened to about 60 bytes: `0`, `"8KiB"`, `[1,2]`,
+/// `[[[[[[[...`. Costs O(60) whatever the value's size or depth: it walks without recursion and
+/// stops writing at the limit.
 std::string brief(const nlohmann::json& value);
 
 /// Reads the members of one JSON object. Every read_* registers its key as known and leaves

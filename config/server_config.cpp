@@ -188,8 +188,11 @@ json seconds(double value) {
 
 }  // namespace
 
+// A function-try-block: the reader's boundary. parse_json and the reads throw config_error only,
+// but an exception from nlohmann that slipped past them must still end as a config error, never
+// escape into the master (where a reload would take the service down).
 server_config parse_server_config(std::string_view json_text, std::string_view source_name,
-                                  const std::vector<std::string>& overrides) {
+                                  const std::vector<std::string>& overrides) try {
   error_context errors{std::string(source_name)};
   json root = parse_json(json_text, source_name);
   apply_overrides(root, overrides, errors);
@@ -220,6 +223,8 @@ server_config parse_server_config(std::string_view json_text, std::string_view s
   read_admin(r, c.listen, c.admin);
   r.finish();
   return c;
+} catch (const nlohmann::json::exception& e) {
+  throw config_error(std::string(source_name), "", std::string("cannot read config: ") + e.what());
 }
 
 server_config load_server_config(const std::string& path,

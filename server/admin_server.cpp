@@ -1,5 +1,6 @@
 #include "server/admin_server.hpp"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,14 +25,18 @@ using namespace std::chrono_literals;
 // After EMFILE, ENFILE or ENOBUFS the pending connection stays queued and poll() would report it
 // again at once: wait this long before the next accept instead of spinning.
 constexpr auto accept_retry = 100ms;
-// The admin socket's listen(2) backlog: where clients wait while max_connections are open.
-constexpr int admin_backlog = 64;
+// The admin socket's listen(2) backlog: where clients wait between two turns of the master's
+// loop. The loop accepts until the queue is empty (evicting when the slots are full), so this
+// only needs to absorb a burst; a full queue would make a new client wait for a SYN retry (1 s).
+constexpr int admin_backlog = 1024;
+// The fewest slots, however low the descriptor limit.
+constexpr std::size_t min_slots = 16;
 
 struct admin_server::connection {
   explicit connection(int fd_, clock::time_point deadline_) : fd(fd_), deadline(deadline_) {}
 
   int fd;
-  clock::time_point deadline;
+  clock::time_point deadline;  // header_deadline until the request is whole, then response
   http::line_reader lines;
   std::size_t received = 0;
   bool have_request_line = false;
@@ -82,10 +87,20 @@ std::string response(int status, std::string_view content_type, std::string_view
 
 constexpr std::string_view text_plain = "text/plain; charset=utf-8";
 
+std::size_t slots_for_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+    return admin_server::max_connections;
+  }
+  return std::clamp<std::size_t>(static_cast<std::size_t>(rl.rlim_cur / 4), min_slots,
+                                 admin_server::max_connections);
+}
+
 }  // namespace
 
+// The master raises its descriptor limit (check_fd_limit) before it builds the endpoint.
 admin_server::admin_server(std::function<master_snapshot()> snapshot)
-    : snapshot_(std::move(snapshot)) {}
+    : snapshot_(std::move(snapshot)), slots_(slots_for_fd_limit()) {}
 
 admin_server::~admin_server() {
   for (auto& c : connections_) ::close(c.fd);
@@ -134,8 +149,11 @@ void admin_server::serve(io::listener l) {
 
 void admin_server::add_pollfds(std::vector<pollfd>& fds) {
   polled_.clear();
-  listener_polled_ = listener_.valid() && connections_.size() < max_connections &&
-                     clock::now() >= accept_paused_until_;
+  // Full slots do not stop accepting while some connection can be evicted for the newcomer.
+  const bool room =
+      open_ < slots_ || std::any_of(connections_.begin(), connections_.end(),
+                                    [](const connection& c) { return c.out.empty(); });
+  listener_polled_ = listener_.valid() && room && clock::now() >= accept_paused_until_;
   if (listener_polled_) fds.push_back(pollfd{listener_.fd(), POLLIN, 0});
   for (auto& c : connections_) {
     const short events = c.out.empty() ? POLLIN : POLLOUT;
@@ -164,8 +182,8 @@ void admin_server::handle(std::span<const pollfd> fds) {
   listener_polled_ = false;
   for (auto& c : connections_) {
     if (!c.done && now >= c.deadline) {
-      spdlog::debug("admin: closing a connection that did not finish within {} s",
-                    request_deadline.count());
+      spdlog::debug("admin: closing a connection that missed its {} deadline",
+                    c.out.empty() ? "request" : "response");
       finish(c);
     }
   }
@@ -184,27 +202,47 @@ admin_server::clock::time_point admin_server::next_deadline() const {
 void admin_server::close_after_fork() {
   if (listener_.valid()) ::close(listener_.release());
   for (auto& c : connections_) {
-    ::close(c.fd);
+    if (c.fd >= 0) ::close(c.fd);
     c.fd = -1;
   }
   connections_.clear();
+  open_ = 0;
 }
 
 void admin_server::accept_ready(clock::time_point now) {
-  while (connections_.size() < max_connections) {
+  // At most a slot-full per turn: a flood that connects as fast as this accepts (evicting as it
+  // goes) must not keep the master from its signals and workers.
+  for (std::size_t accepted = 0; accepted < slots_;) {
+    if (open_ >= slots_ && !evict_oldest_incomplete()) return;  // the rest wait in the backlog
     const int fd = ::accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      connection& c = connections_.emplace_back(fd, now + request_deadline);
+      ++accepted;
+      ++open_;
+      connection& c = connections_.emplace_back(fd, now + header_deadline);
       on_readable(c);  // try first: the request is often there already
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    // Out of descriptors: a silent client's descriptor is worth less than a new request.
+    if ((errno == EMFILE || errno == ENFILE) && evict_oldest_incomplete()) continue;
     spdlog::warn("admin endpoint: accept: {}; retrying in {} ms", std::strerror(errno),
                  std::chrono::duration_cast<std::chrono::milliseconds>(accept_retry).count());
     accept_paused_until_ = now + accept_retry;
     return;
   }
+}
+
+bool admin_server::evict_oldest_incomplete() {
+  for (auto& c : connections_) {
+    if (!c.done && c.out.empty()) {
+      spdlog::debug("admin: all {} slots taken: closing the oldest connection without a request",
+                    slots_);
+      finish(c);
+      return true;
+    }
+  }
+  return false;
 }
 
 void admin_server::on_readable(connection& c) {
@@ -287,6 +325,7 @@ void admin_server::respond(connection& c, int status) {
     c.out = response(404, text_plain, "not found; try /metrics, /health or /stats\n", !head);
   }
   spdlog::debug("admin: {} -> {}", c.target, status);
+  c.deadline = clock::now() + response_deadline;
   on_writable(c);
 }
 
@@ -314,6 +353,7 @@ void admin_server::finish(connection& c) {
   ::close(c.fd);
   c.fd = -1;
   c.done = true;
+  --open_;
 }
 
 }  // namespace echod::server

@@ -1,10 +1,11 @@
 // The master's admin endpoint: a tiny HTTP/1.x server inside the master's poll() loop, for
 // monitoring (GET /metrics, /health, /stats; see metrics.hpp). Each connection carries one
 // request: read it (at most max_request_bytes), answer with `Connection: close`, close. Every
-// socket is non-blocking and every connection has a deadline (request_deadline from accept to the
-// last byte written), so a slow or silent client costs one descriptor for two seconds and never
-// holds up supervision; at most max_connections are open at once, and beyond that new clients
-// wait in the kernel's backlog. No keep-alive, no TLS, no authentication: bind it to loopback.
+// socket is non-blocking, so a client never holds up supervision. A flood of silent or slow
+// clients must not starve a health checker either: there are many slots (up to max_connections,
+// fewer under a low descriptor limit), a request must arrive within header_deadline, and when
+// every slot is taken a new client takes the slot of the oldest connection that has not yet
+// delivered its request. No keep-alive, no TLS, no authentication: bind it to loopback.
 #pragma once
 
 #include <poll.h>
@@ -26,8 +27,12 @@ class admin_server {
  public:
   using clock = std::chrono::steady_clock;
   static constexpr std::size_t max_request_bytes = 8192;  ///< request line plus headers
-  static constexpr std::chrono::seconds request_deadline{2};
-  static constexpr std::size_t max_connections = 16;
+  /// From accept to the end of the request's headers: a scraper sends at once.
+  static constexpr std::chrono::seconds header_deadline{1};
+  /// From the end of the request to the last byte of the answer taken by the client.
+  static constexpr std::chrono::seconds response_deadline{5};
+  /// The most connections open at once; fewer when the descriptor limit is low (see slots_).
+  static constexpr std::size_t max_connections = 1024;
 
   /// `snapshot` is called once per /metrics, /health or /stats request.
   explicit admin_server(std::function<master_snapshot()> snapshot);
@@ -70,12 +75,19 @@ class admin_server {
   void on_writable(connection& c);
   void respond(connection& c, int status);
   void finish(connection& c);
+  // Closes the oldest connection still waiting for its request; false when there is none.
+  bool evict_oldest_incomplete();
 
   std::function<master_snapshot()> snapshot_;
   io::listener listener_;
   std::string address_;
-  std::list<connection> connections_;
-  std::vector<connection*> polled_;  // what add_pollfds() added after the listener, in order
+  // How many connections may be open at once: max_connections, or a quarter of the descriptor
+  // limit (at least 16) when that is less, so a flood of admin clients never takes the
+  // descriptors the master needs for workers' ready pipes and for listeners on reload.
+  std::size_t slots_;
+  std::list<connection> connections_;  // oldest first
+  std::size_t open_ = 0;               // entries of connections_ not yet finished
+  std::vector<connection*> polled_;    // what add_pollfds() added after the listener, in order
   bool listener_polled_ = false;
   clock::time_point accept_paused_until_{};  // after EMFILE & co: retry then, not in a busy loop
 };

@@ -7,8 +7,9 @@
 namespace echod::server::exit_code {
 
 inline constexpr int ok = 0;  ///< stopped on request (or --check-config, --print-config, --help)
-/// A runtime failure: a listener could not be opened (bind), fork failed, or a worker could not
-/// start and echod gave up rather than respawn it in a loop.
+/// A runtime failure: a listener could not be opened (bind), a worker could not be created (pipe
+/// or fork failed max_start_attempts times), or a worker could not start and echod gave up
+/// rather than respawn it in a loop.
 inline constexpr int failure = 1;
 /// Bad command line or config (including a backend or CPUs this machine does not have).
 inline constexpr int usage = 2;

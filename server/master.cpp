@@ -94,17 +94,16 @@ void master::start_generation(const config::server_config& cfg, io::backend_kind
   const unsigned processes = config::resolved_processes(cfg);
   g.workers.resize(processes);
   for (unsigned i = 0; i < processes; ++i) g.workers[i].index = i + 1;
-  for (auto& w : g.workers) fork_worker(g, w);
+  for (auto& w : g.workers) {
+    if (stopping_ || g.state == gen_state::retiring) break;  // a worker could not be created
+    fork_worker(g, w);
+  }
 }
 
 void master::fork_worker(generation& g, worker_proc& w) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    const auto delay = w.backoff.next(0s);
-    spdlog::error("cannot start worker {}: pipe: {}; retrying in {} ms", w.index,
-                  std::strerror(errno), delay.count());
-    w.respawn_at = clock::now() + delay;
-    return;
+    return start_failed(g, w, std::string("pipe: ") + std::strerror(errno));
   }
   w.slots = config::resolved_threads(g.cfg);
   w.counters = counters_.allocate(w.slots);
@@ -120,12 +119,9 @@ void master::fork_worker(generation& g, worker_proc& w) {
     ::close(pipe_fds[0]);
     counters_.release(w.counters, w.slots);
     w.counters = nullptr;
-    const auto delay = w.backoff.next(0s);
-    spdlog::error("cannot start worker {}: fork: {}; retrying in {} ms", w.index, std::strerror(e),
-                  delay.count());
-    w.respawn_at = clock::now() + delay;
-    return;
+    return start_failed(g, w, std::string("fork: ") + std::strerror(e));
   }
+  w.start_failures = 0;
   w.pid = pid;
   w.started = clock::now();
   w.ready_fd = pipe_fds[0];
@@ -134,6 +130,22 @@ void master::fork_worker(generation& g, worker_proc& w) {
   w.kill_at = never;
   w.respawn_at = never;
   spdlog::info("worker {} (pid {}) started (generation {})", w.index, pid, g.id);
+}
+
+void master::start_failed(generation& g, worker_proc& w, const std::string& why) {
+  // A worker that has served in this generation is retried for as long as it takes (the others
+  // serve meanwhile, as after a crash); one that never has is given up on, like a worker that
+  // exits with cannot_start: a generation that cannot be created must not retry forever.
+  if (!w.was_ready && ++w.start_failures >= max_start_attempts) {
+    const std::string who = "cannot start worker " + std::to_string(w.index) + ": " + why + " (" +
+                            std::to_string(w.start_failures) + " attempts)";
+    if (g.state == gen_state::starting) return abandon_reload(g, who);
+    spdlog::error("{}; giving up: stopping echod", who);
+    return begin_stop(exit_code::failure, "a worker cannot start");
+  }
+  const auto delay = w.backoff.next(0s);
+  spdlog::error("cannot start worker {}: {}; retrying in {} ms", w.index, why, delay.count());
+  w.respawn_at = clock::now() + delay;
 }
 
 void master::become_worker(generation& g, worker_proc& w, int ready_fd) {

@@ -1,8 +1,9 @@
 // The master's reloads (SIGHUP): start a generation with the new config, promote it once all of
 // it is ready (retiring the old one), or abandon it; and the snapshot the admin endpoint reports.
 #include <algorithm>
+#include <exception>
+#include <optional>
 #include <string>
-#include <system_error>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -30,27 +31,28 @@ void master::reload() {
   }
   const std::string from = source_.path.empty() ? "the built-in defaults" : source_.path;
   spdlog::info("reload (SIGHUP): reading {}", from);
+  // Everything up to the fork may fail, for any reason, with any exception: whatever the file
+  // holds, a reload either starts a generation or logs why not, and the current one serves on.
+  // The fork stays outside: a child must never return into this catch.
   config::server_config cfg;
-  try {
-    cfg = load_config(source_);
-  } catch (const config::config_error& e) {
-    return reload_failed(e.what());
-  }
-  std::string why;
-  const auto backend = check_machine(cfg, &why);
-  if (!backend) return reload_failed(why);
-  // A new admin address is bound now, like a new listen address, and served once the new
-  // generation is: a reload either applies all of the new config or none of it.
-  const bool admin_changes = !admin_server::same_address(admin_spec_, cfg.admin);
+  std::optional<io::backend_kind> backend;
+  bool admin_changes = false;
   io::listener admin;
-  if (admin_changes && !cfg.admin.empty()) {
-    admin = admin_server::open(cfg.admin, why);
-    if (!admin.valid()) return reload_failed(why);
-  }
   listener_set::lease lease;
   try {
+    cfg = load_config(source_);
+    std::string why;
+    backend = check_machine(cfg, &why);
+    if (!backend) return reload_failed(why);
+    // A new admin address is bound now, like a new listen address, and served once the new
+    // generation is: a reload either applies all of the new config or none of it.
+    admin_changes = !admin_server::same_address(admin_spec_, cfg.admin);
+    if (admin_changes && !cfg.admin.empty()) {
+      admin = admin_server::open(cfg.admin, why);
+      if (!admin.valid()) return reload_failed(why);
+    }
     lease = listeners_.acquire(cfg);
-  } catch (const std::system_error& e) {
+  } catch (const std::exception& e) {
     return reload_failed(e.what());
   }
   set_log_level(cfg.log_level);

@@ -34,6 +34,9 @@ constexpr std::size_t counter_slots = 2 * 256 * 256;
 // A worker told to end gets this long beyond its own deadline before SIGKILL.
 constexpr std::chrono::seconds stop_margin{1};
 constexpr std::chrono::seconds retire_margin{2};
+// Tries to create a worker (its ready pipe, then fork) before echod gives up on one that has
+// never been ready: about 1.5 s of back-off, enough to ride out a brief EMFILE or EAGAIN.
+constexpr unsigned max_start_attempts = 5;
 
 inline clock::duration seconds(double s) {
   return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
@@ -54,6 +57,7 @@ struct worker_proc {
   stats::thread_counters* counters = nullptr;
   std::size_t slots = 0;
   respawn_backoff backoff;
+  unsigned start_failures = 0;           // pipe or fork failures in a row
   clock::time_point respawn_at = never;  // while pid == -1
   clock::time_point kill_at = never;     // SIGKILL then, unless it has exited
 };
@@ -96,6 +100,8 @@ class master {
                         listener_set::lease lease, gen_state state, bool admin_changes = false,
                         io::listener admin = {});
   void fork_worker(generation& g, worker_proc& w);
+  // A failed pipe or fork: retry later, or give up on a worker that has never been ready.
+  void start_failed(generation& g, worker_proc& w, const std::string& why);
   [[noreturn]] void become_worker(generation& g, worker_proc& w, int ready_fd);
   void on_signal(int sig);
   void reap();

@@ -51,8 +51,10 @@ std::vector<std::string> base_args(io::backend_kind backend) {
           "--set", "shutdown_timeout=2"};
 }
 
-echod_process::echod_process(std::vector<std::string> args, bool wait_for_port) {
+echod_process::echod_process(std::vector<std::string> args, bool wait_for_port,
+                             std::vector<std::string> launcher) {
   args.insert(args.begin(), build_path("server/echod"));
+  args.insert(args.begin(), launcher.begin(), launcher.end());
   proc_ = std::make_unique<child_process>(std::move(args));
   if (!wait_for_port) return;
   if (auto m = proc_->wait_for_stderr(R"(listening on 127\.0\.0\.1:(\d+))", 10s)) {

@@ -44,7 +44,10 @@ std::string random_bytes(std::size_t n, unsigned seed);
 class echod_process {
  public:
   /// `args` follow the binary: e.g. {"--set", "listen=127.0.0.1:0", "--set", "processes=2"}.
-  explicit echod_process(std::vector<std::string> args, bool wait_for_port = true);
+  /// `launcher`, when given, is a command that execs echod after it: e.g.
+  /// {"/usr/bin/prlimit", "--nofile=256"} to start it under a low descriptor limit.
+  explicit echod_process(std::vector<std::string> args, bool wait_for_port = true,
+                         std::vector<std::string> launcher = {});
 
   child_process& proc() { return *proc_; }
   pid_t pid() const { return proc_->pid(); }

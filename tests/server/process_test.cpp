@@ -156,6 +156,21 @@ TEST(process_errors, bad_command_lines_exit_2) {
   EXPECT_EQ(exit_of(no_equals.proc().wait_exit(10s)), "exited 2") << no_equals.log();
 }
 
+TEST(process_errors, no_descriptor_for_a_worker_at_start_exits_1_after_retries) {
+  // Five descriptors: stdio, the listener and the signalfd leave none for a ready pipe.
+  echod_process e({"--set", "listen=127.0.0.1:0", "--set", "processes=1"}, false,
+                  {"/usr/bin/prlimit", "--nofile=5:5"});
+  const auto status = e.proc().wait_exit(15s);
+  const std::string log = e.final_log();
+  EXPECT_EQ(exit_of(status), "exited 1") << log;
+  EXPECT_EQ(e.count_log("cannot start worker 1: pipe: Too many open files; retrying in"), 4U)
+      << log;
+  EXPECT_EQ(e.count_log("cannot start worker 1: pipe: Too many open files \\(5 attempts\\); "
+                        "giving up: stopping echod"),
+            1U)
+      << log;
+}
+
 TEST(process_errors, io_uring_demanded_where_it_is_missing_exits_2) {
   if (io::probe_io_uring().usable) GTEST_SKIP() << "io_uring works here";
   echod_process e({"--set", "listen=127.0.0.1:0", "--set", "backend=io_uring"}, false);
