@@ -28,8 +28,10 @@ BINARY, WHY = servers.build_ref(WORK)
 
 
 class EpollEchoTest(unittest.TestCase):
+    binary = BINARY  # test_uring_echo.py runs these same tests on uring_echo
+
     def start(self, *flags):
-        p = subprocess.Popen([BINARY, *flags], stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen([self.binary, *flags], stderr=subprocess.PIPE, text=True)
         self.addCleanup(self.stop, p)
         m = re.search(r"listening on 127\.0\.0\.1:(\d+)", p.stderr.readline())
         self.assertIsNotNone(m, "no 'listening on' line")
@@ -40,6 +42,7 @@ class EpollEchoTest(unittest.TestCase):
         if p.poll() is None:
             p.kill()  # our own child, by its PID
             p.wait()
+        p.stderr.close()
 
     def roundtrip(self, port, data):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
