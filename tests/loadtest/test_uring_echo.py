@@ -54,24 +54,14 @@ class UringEchoTest(base.EpollEchoTest):
         self.burst(port, 300)
 
     def test_empty_ring_loses_no_byte(self):
-        # 4 buffers, 6 clients each sending 2 MB before reading: the ring runs empty over and over;
+        # 4 buffers, 6 clients each sending 2 MB at once: the ring runs empty over and over;
         # every connection must still get all its bytes back, in order.
         p, port = self.start("-b", "4")
         results = {}
 
         def client(i):
             data = bytes((i * 7 + j) % 256 for j in range(256)) * 8192
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-                sender = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
-                sender.start()
-                got = bytearray()
-                while True:
-                    chunk = s.recv(1 << 16)
-                    if not chunk:
-                        break
-                    got += chunk
-                sender.join()
-            results[i] = got == data.upper()
+            results[i] = self.send_all_read_all(port, data) == data.upper()
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
         for t in threads:
