@@ -22,7 +22,9 @@
  *
  * Same contract as epoll_echo.c: ASCII a-z uppercased (-e: plain echo), 127.0.0.1 by default,
  * prints "listening on 127.0.0.1:PORT", SIGTERM/SIGINT exit 0. A yardstick, not a server: no
- * timeouts, no connection limit but the fd limit.
+ * timeouts, no connection limit but the fd limit, and no cap on what one connection queues: a
+ * client that sends without reading holds buffers that the others then wait for (epoll_echo.c
+ * stops reading such a client instead).
  * Build: cc -O2 -o uring_echo uring_echo.c -luring
  * Usage: uring_echo [-e] [-p PORT] [-a IPV4] [-b BUFFERS]
  *   -e: plain echo; PORT 0 = ephemeral; BUFFERS: ring entries, a power of two up to 32768
@@ -120,7 +122,7 @@ static void rearm_starved(void) {
     }
 }
 
-/* Hands buffer bid back to the kernel; the ring tail moves once per batch (flush_returns). */
+/* Hands buffer bid back to the kernel; the ring tail moves once per batch (in main). */
 static void return_buf(int bid) {
   io_uring_buf_ring_add(br, bufs + (size_t)bid * buf_size, buf_size, (unsigned short)bid,
                         io_uring_buf_ring_mask(n_bufs), (int)pending_returns++);
