@@ -2,6 +2,9 @@
 // operations whose waiting differs by backend (readiness for epoll, completion for io_uring).
 // Every operation runs in a coroutine of the reactor's scheduler, takes a deadline, and returns
 // a value or -errno; none throws. One file per backend implements it.
+// One waiter per fd and direction: while a coroutine waits to read an fd (accept, read_some,
+// wait_readable) or to write it (connect, write_some), another that would wait the same way gets
+// -EALREADY at once, and the first wait goes on undisturbed (no silent overwrite).
 #pragma once
 
 #include <sys/socket.h>

@@ -198,7 +198,9 @@ class epoll_reactor final : public reactor {
       if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST) return -errno;
       st.registered = true;
     }
-    (dir == direction::read ? fds_[fd].reader : fds_[fd].writer) = self;
+    coroutine*& waiter = dir == direction::read ? st.reader : st.writer;
+    if (waiter != nullptr) return -EALREADY;
+    waiter = self;
     const wake_reason why = sched->park(until);
     // Index again: fds_ may have grown (and moved) while we were parked.
     (dir == direction::read ? fds_[fd].reader : fds_[fd].writer) = nullptr;

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <system_error>
+#include <vector>
 
 #include "runtime/scheduler.hpp"
 
@@ -75,6 +77,8 @@ class uring_reactor final : public reactor {
   const char* name() const override { return "io_uring"; }
 
   int accept(int listen_fd, deadline until) override {
+    const claim c(*this, listen_fd, reading);
+    if (c.refused) return c.refused;
     for (;;) {
       const int r = perform(
           [&](io_uring_sqe* sqe) {
@@ -92,6 +96,8 @@ class uring_reactor final : public reactor {
   }
 
   int connect(int fd, const sockaddr* to, socklen_t len, deadline until) override {
+    const claim c(*this, fd, writing);
+    if (c.refused) return c.refused;
     // The ring waits for us; a blocking socket lets the kernel arm its poll instead of failing
     // the request with -EAGAIN.
     set_blocking(fd);
@@ -99,6 +105,8 @@ class uring_reactor final : public reactor {
   }
 
   io_result read_some(int fd, void* buf, std::size_t len, deadline until) override {
+    const claim c(*this, fd, reading);
+    if (c.refused) return c.refused;
     for (;;) {
       const int r =
           perform([&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, buf, len, 0); }, until);
@@ -108,6 +116,8 @@ class uring_reactor final : public reactor {
   }
 
   io_result write_some(int fd, const void* buf, std::size_t len, deadline until) override {
+    const claim c(*this, fd, writing);
+    if (c.refused) return c.refused;
     for (;;) {
       const int r = perform(
           [&](io_uring_sqe* sqe) { io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL); }, until);
@@ -116,7 +126,10 @@ class uring_reactor final : public reactor {
     }
   }
 
-  int wait_readable(int fd, deadline until) override { return wait_for(fd, POLLIN, until); }
+  int wait_readable(int fd, deadline until) override {
+    const claim c(*this, fd, reading);
+    return c.refused ? c.refused : wait_for(fd, POLLIN, until);
+  }
 
   void forget(int) override {}
 
@@ -146,6 +159,35 @@ class uring_reactor final : public reactor {
   unsigned setup_flags() const { return setup_flags_; }
 
  private:
+  // Which directions of each fd a coroutine waits on (bits), so that a second waiter is refused
+  // as on epoll, where the per-fd waiter slot would otherwise be overwritten.
+  enum : std::uint8_t { reading = 1, writing = 2 };
+  struct claim {
+    claim(uring_reactor& r, int fd, std::uint8_t dir) : waiting(r.waiting_), fd(fd), dir(dir) {
+      if (fd < 0) {
+        refused = -EBADF;
+        return;
+      }
+      const auto at = static_cast<std::size_t>(fd);
+      if (at >= waiting.size()) waiting.resize(at + 64);
+      if (waiting[at] & dir) {
+        refused = -EALREADY;
+        return;
+      }
+      waiting[at] |= dir;
+    }
+    // Index again at the end: the vector may have grown while this coroutine waited.
+    ~claim() {
+      if (refused == 0) waiting[static_cast<std::size_t>(fd)] &= static_cast<std::uint8_t>(~dir);
+    }
+    claim(const claim&) = delete;
+    claim& operator=(const claim&) = delete;
+    std::vector<std::uint8_t>& waiting;
+    int fd;
+    std::uint8_t dir;
+    int refused = 0;  ///< -EALREADY (another waits) or -EBADF; 0 when the claim is held
+  };
+
   io_uring_sqe* next_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     while (sqe == nullptr) {
@@ -224,6 +266,7 @@ class uring_reactor final : public reactor {
   int wake_fd_ = -1;
   std::uint64_t wake_buffer_ = 0;
   bool wake_armed_ = false;
+  std::vector<std::uint8_t> waiting_;  ///< per fd: the claim directions held (reading, writing)
 };
 
 }  // namespace

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """check_outputs.py DIR: is what loadtest/run wrote into DIR complete and well-formed?
 
-results.csv: the expected header, at least one row per kind (echod, c-epoll, echod-http, nginx;
+results.csv: the expected header, at least one row per kind (echod, c-epoll, c-uring, echod-http, nginx;
 a "skipped" row counts, so a machine without nginx still passes, with its note), numbers that
 parse in every "ok" row. results.md: the machine header and a table with a row per case. PNGs:
 the signature, an IHDR chunk with a correct CRC and sane dimensions, an IEND chunk, a plausible

@@ -79,10 +79,9 @@ scheduler::~scheduler() {
   }
   cancel_all();
   // I/O the cancelled coroutines had in flight ends with -ECANCELED once the kernel lets go.
+  // The mailbox stays shut: what others posted could start work on a scheduler being destroyed.
   while (live_ > 0 && (ready_head_ != nullptr || pinned_ > 0)) {
-    run_ready();
-    fire_timers();
-    if (ready_head_ == nullptr && pinned_ > 0) io_->poll(std::chrono::milliseconds(100));
+    turn(std::chrono::milliseconds(100), mail::keep);
   }
   while (all_ != nullptr) unwind(all_);
   for (coroutine* c : free_) delete c;
@@ -240,22 +239,25 @@ std::chrono::nanoseconds scheduler::poll_timeout() const {
                                         : std::chrono::nanoseconds::zero();
 }
 
+void scheduler::turn(std::chrono::nanoseconds max_wait, mail m) {
+  if (m == mail::take && mailbox_ready_.load(std::memory_order_acquire)) drain_mailbox();
+  run_ready();
+  fire_timers();
+  if (live_ == 0) return;
+  // While coroutines are ready, a non-blocking poll is a syscall that mostly finds nothing:
+  // poll every few busy turns (I/O waits at most that many turns), and always before sleeping.
+  if (ready_head_ != nullptr && ++busy_turns_ < busy_turns_per_poll) return;
+  busy_turns_ = 0;
+  std::chrono::nanoseconds wait = poll_timeout();
+  if (max_wait.count() >= 0 && (wait.count() < 0 || wait > max_wait)) wait = max_wait;
+  io_->poll(wait);
+  fire_timers();
+}
+
 void scheduler::run() {
   current_guard guard(this);
   install_stack_overflow_handler();
-  unsigned busy_turns = 0;
-  while (live_ > 0) {
-    if (mailbox_ready_.load(std::memory_order_acquire)) drain_mailbox();
-    run_ready();
-    fire_timers();
-    if (live_ == 0) break;
-    // While coroutines are ready, a non-blocking poll is a syscall that mostly finds nothing:
-    // poll every few busy turns (I/O waits at most that many turns), and always before sleeping.
-    if (ready_head_ != nullptr && ++busy_turns < busy_turns_per_poll) continue;
-    busy_turns = 0;
-    io_->poll(poll_timeout());
-    fire_timers();
-  }
+  while (live_ > 0) turn(std::chrono::nanoseconds(-1), mail::take);
   if (mailbox_ready_.load(std::memory_order_acquire)) drain_mailbox();
 }
 
@@ -263,11 +265,7 @@ std::size_t scheduler::run_until_idle() {
   current_guard guard(this);
   install_stack_overflow_handler();
   do {
-    if (mailbox_ready_.load(std::memory_order_acquire)) drain_mailbox();
-    run_ready();
-    fire_timers();
-    io_->poll(std::chrono::nanoseconds::zero());
-    fire_timers();
+    turn(std::chrono::nanoseconds::zero(), mail::take);
   } while (ready_head_ != nullptr);
   return live_;
 }

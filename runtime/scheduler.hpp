@@ -99,6 +99,12 @@ class scheduler {
   void resume(coroutine* c);
   void suspend_current();
   void make_ready(coroutine* c, wake_reason why);
+  enum class mail { take, keep };
+  /// One loop turn, the only one (run, run_until_idle and the destructor differ only in its
+  /// arguments): the mailbox (unless kept shut), every ready coroutine, due timers, then the
+  /// poller, waiting at most `max_wait` (negative: until the next timer or I/O; never while a
+  /// coroutine is ready), and the timers that came due meanwhile.
+  void turn(std::chrono::nanoseconds max_wait, mail m);
   void run_ready();
   void fire_timers();
   void drain_mailbox();
@@ -118,6 +124,7 @@ class scheduler {
   std::vector<coroutine*> free_;  ///< finished coroutine objects, reused by spawn()
   std::size_t live_ = 0;
   std::size_t pinned_ = 0;
+  unsigned busy_turns_ = 0;  ///< turns in a row that ended with coroutines ready, unpolled
   std::uint64_t next_id_ = 1;
   std::uint64_t uncaught_ = 0;
   const void* host_stack_bottom_ = nullptr;  ///< the thread's own stack, for ASan's fiber hooks

@@ -57,7 +57,7 @@ def machine(tools, server_cpus, client_cpus):
 
 
 # What an earlier run left in DIR: only names loadtest/ itself writes are ever removed.
-_OURS = {"work": re.compile(r"^(\d{3}\.(json|out)|\d{2}-[\w-]+(\.log)?|epoll_echo)$"),
+_OURS = {"work": re.compile(r"^(\d{3}\.(json|out)|\d{2}-[\w-]+(\.log)?|epoll_echo|uring_echo)$"),
          "plot-data": re.compile(r"^\w+-\d+-\d+\.dat$")}
 
 

@@ -1,4 +1,4 @@
-"""Command lines for the servers under test: echod, the C epoll reference, nginx.
+"""Command lines for the servers under test: echod, the C references (epoll, io_uring), nginx.
 
 Builds (the C reference) and writes (nginx.conf) what they need into the work dir; does not start
 anything (procs.Server does). Every server listens on 127.0.0.1 only.
@@ -12,6 +12,8 @@ import subprocess
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REF_SRC = os.path.join(HERE, "ref", "epoll_echo.c")
+URING_SRC = os.path.join(HERE, "ref", "uring_echo.c")
+URING_LIBS = ("-luring",)
 
 
 def echod_cmd(echod, service="upper", backend="auto", processes=1, threads=1, coroutines=4096):
@@ -30,13 +32,15 @@ def echod_cmd(echod, service="upper", backend="auto", processes=1, threads=1, co
     return cmd
 
 
-def build_ref(workdir, src=REF_SRC):
-    """Compiles the reference with the system C compiler. Returns (binary, None) or (None, why)."""
+def build_ref(workdir, src=REF_SRC, libs=()):
+    """Compiles a reference (WORKDIR/<name without .c>) with the system C compiler.
+    Returns (binary, None) or (None, why)."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
         return None, "no C compiler (cc) found"
-    out = os.path.join(workdir, "epoll_echo")
-    r = subprocess.run([cc, "-O2", "-o", out, src], capture_output=True, text=True, timeout=120)
+    out = os.path.join(workdir, os.path.splitext(os.path.basename(src))[0])
+    r = subprocess.run([cc, "-O2", "-o", out, src, *libs], capture_output=True, text=True,
+                       timeout=120)
     if r.returncode != 0:
         return None, f"{cc} -O2 {src} failed: {r.stderr.strip()[-300:]}"
     return out, None

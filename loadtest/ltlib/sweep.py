@@ -16,21 +16,25 @@ COLUMNS = [
     "mean_us", "errors", "error_detail", "server_cpu_util", "server_cpu_us_per_msg",
     "client_cpu_util", "status", "note",
 ]
-KINDS = ("echod", "c-epoll", "echod-http", "nginx")
+KINDS = ("echod", "c-epoll", "c-uring", "echod-http", "nginx")
+REFS = ("c-epoll", "c-uring")  # the hand-written C loops: ref/epoll_echo.c, ref/uring_echo.c
 
 
 def setup(kind, service="upper", backend="", processes="", threads="", coroutines="",
-          points=(), label=None):
+          points=(), label=None, pipeline=1):
+    """pipeline: messages echoload keeps in flight per connection (echoload kinds only)."""
     if label is None:
-        label = kind if kind in ("c-epoll", "nginx") else \
+        label = kind if kind in REFS + ("nginx",) else \
             f"{kind} {backend} {processes}x{threads}x{coroutines}"
         label += "" if service in ("upper", "http") else f" ({service})"
+        label += f" {pipeline} in flight" if pipeline != 1 else ""
     return {"kind": kind, "service": service, "backend": backend, "processes": processes,
-            "threads": threads, "coroutines": coroutines, "label": label, "points": list(points)}
+            "threads": threads, "coroutines": coroutines, "label": label, "points": list(points),
+            "pipeline": pipeline}
 
 
 def plan(quick, backends, n_server_cpus):
-    """Quick: 21 cases of ~1.3 s (~30 s). Full: 115 cases of ~4.2 s (about 8 minutes)."""
+    """Quick: 24 cases of ~1.3 s (~35 s). Full: 137 cases of ~4.2 s (about 10 minutes)."""
     if quick:
         tcp = [(c, 64) for c in (1, 16, 64)]
         http = [(c, 0) for c in (1, 16, 64)]
@@ -47,11 +51,19 @@ def plan(quick, backends, n_server_cpus):
            for b in backends for (p, t, c) in ptc]
     out += [setup("echod", backend=b, processes=p, threads=t, coroutines=c, points=tcp)
             for (b, p, t, c) in extra if b in backends]
-    out.append(setup("c-epoll", points=tcp))
+    out += [setup(ref, points=tcp) for ref in REFS]
     if not quick:  # upper vs echo: what the a-z loop costs, in echod and in plain C
         big = [(c, s) for (c, s) in tcp if s == 4096]
         out.append(setup("echod", "echo", backends[0], 1, 1, 4096, big))
         out.append(setup("c-epoll", "echo", points=big))
+        # Where the data path is judged: hundreds and thousands of connections, and pipelining.
+        scale, piped = [(500, 64), (5000, 64)], [(100, 64)]
+        out += [setup("echod", backend=b, processes=1, threads=1, coroutines=8192, points=scale)
+                for b in backends]
+        out += [setup("echod", backend=b, processes=1, threads=1, coroutines=4096, points=piped,
+                      pipeline=16) for b in backends]
+        out += [setup(ref, points=p, pipeline=n) for ref in REFS
+                for (p, n) in ((scale, 1), (piped, 16))]
     out += [setup("echod-http", "http", b, 1, 1, 4096, http) for b in backends]
     out.append(setup("nginx", "http", processes=1, threads=1, points=http, label="nginx 1 worker"))
     return out
@@ -117,10 +129,10 @@ class Runner:
             cmd = servers.echod_cmd(self.tools["echod"], s["service"], s["backend"],
                                     s["processes"], s["threads"], s["coroutines"])
             return procs.Server(s["label"], procs.pinned(cmd, self.server_cpus), log), None
-        if k == "c-epoll":
-            if not self.tools.get("c-epoll"):
-                return None, self.tools.get("c-epoll-why", "C reference not built")
-            cmd = servers.ref_cmd(self.tools["c-epoll"], s["service"])
+        if k in REFS:
+            if not self.tools.get(k):
+                return None, self.tools.get(k + "-why", "C reference not built")
+            cmd = servers.ref_cmd(self.tools[k], s["service"])
             return procs.Server(s["label"], procs.pinned(cmd, self.server_cpus), log), None
         if k == "nginx":
             nginx = self.tools.get("nginx")
@@ -149,7 +161,8 @@ class Runner:
         else:
             json_path = os.path.join(self.work, tag + ".json")
             cmd = clients.echoload_cmd(self.tools["echoload"], server.port, threads, conns, size,
-                                       s["service"], self.duration, self.warmup, json_path)
+                                       s["service"], self.duration, self.warmup, json_path,
+                                       pipeline=s.get("pipeline", 1))
             warmup = self.warmup
         m = clients.measure(server, procs.pinned(cmd, self.client_cpus), warmup, self.duration,
                             os.path.join(self.work, tag + ".out"))

@@ -69,6 +69,14 @@ def kernel_has_io_uring():
     return False
 
 
+def build_uring_ref(work, backends):
+    """(binary, None) or (None, why): ref/uring_echo.c, when the kernel has io_uring."""
+    if "io_uring" not in backends:
+        return None, "io_uring C reference not run: the kernel refuses io_uring_setup"
+    binary, why = servers.build_ref(work, servers.URING_SRC, servers.URING_LIBS)
+    return binary, why and f"io_uring C reference not built (liburing-dev missing?): {why}"
+
+
 def _cpu_list(text):
     return [int(x) for x in text.split(",")] if text else None
 

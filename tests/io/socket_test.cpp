@@ -105,6 +105,32 @@ TEST_P(socket_test, cancel_ends_a_blocked_read_and_later_io_refuses_to_start) {
   EXPECT_EQ(after, -ECANCELED);
 }
 
+TEST_P(socket_test, a_second_reader_is_refused_with_ealready_and_the_first_still_reads) {
+  io_result first = 0;
+  io_result second = 0;
+  std::string got;
+  run([&] {
+    listener l;
+    stream client;
+    stream server;
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
+    scheduler::current()->spawn([&] {
+      char buf[8];
+      first = server.read_some(buf, sizeof buf, clock::now() + 10s);
+      if (first > 0) got.assign(buf, static_cast<std::size_t>(first));
+    });
+    runtime::this_coroutine::yield();  // the reader runs first and waits: nothing was sent yet
+    char buf[8];
+    second = server.read_some(buf, sizeof buf, clock::now() + 10s);
+    ASSERT_EQ(client.write_all("ok", 2), 2);
+    // The streams close when this body returns: keep them open until the reader is done.
+    while (first == 0) runtime::this_coroutine::yield();
+  });
+  EXPECT_EQ(second, -EALREADY);
+  EXPECT_EQ(first, 2);  // woken by the data, not left to time out
+  EXPECT_EQ(got, "ok");
+}
+
 TEST_P(socket_test, expire_ends_a_blocked_read_as_a_timeout_and_later_io_works) {
   io_result blocked = 0;
   std::string later;

@@ -28,8 +28,10 @@ BINARY, WHY = servers.build_ref(WORK)
 
 
 class EpollEchoTest(unittest.TestCase):
+    binary = BINARY  # test_uring_echo.py runs these same tests on uring_echo
+
     def start(self, *flags):
-        p = subprocess.Popen([BINARY, *flags], stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen([self.binary, *flags], stderr=subprocess.PIPE, text=True)
         self.addCleanup(self.stop, p)
         m = re.search(r"listening on 127\.0\.0\.1:(\d+)", p.stderr.readline())
         self.assertIsNotNone(m, "no 'listening on' line")
@@ -40,6 +42,7 @@ class EpollEchoTest(unittest.TestCase):
         if p.poll() is None:
             p.kill()  # our own child, by its PID
             p.wait()
+        p.stderr.close()
 
     def roundtrip(self, port, data):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
@@ -60,13 +63,14 @@ class EpollEchoTest(unittest.TestCase):
         _, port = self.start("-e")
         self.assertEqual(self.roundtrip(port, b"Hello, world!"), b"Hello, world!")
 
-    def test_large_reply_to_a_late_reader_is_complete(self):
-        _, port = self.start()
-        data = bytes(range(256)) * 40000  # 10 MB: far beyond the socket buffers
-        with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+    @staticmethod
+    def send_all_read_all(port, data, read_after=0.0):
+        """Sends data and then a FIN from a thread while reading the reply until the server closes;
+        returns the reply. read_after: seconds before the first read (a late reader)."""
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
             sender = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
             sender.start()
-            time.sleep(0.5)  # let the server hit a full send buffer before we read
+            time.sleep(read_after)
             got = bytearray()
             while True:
                 chunk = s.recv(1 << 16)
@@ -74,6 +78,13 @@ class EpollEchoTest(unittest.TestCase):
                     break
                 got += chunk
             sender.join()
+        return got
+
+    def test_large_reply_to_a_late_reader_is_complete(self):
+        _, port = self.start()
+        data = bytes(range(256)) * 40000  # 10 MB: far beyond the socket buffers
+        # 0.5 s late: the server meets a full send buffer before we read.
+        got = self.send_all_read_all(port, data, read_after=0.5)
         self.assertEqual(len(got), len(data))
         self.assertTrue(got == data.upper())
 
