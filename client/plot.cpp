@@ -78,6 +78,7 @@ std::string script(const std::vector<plot_input>& inputs) {
 set terminal pngcairo noenhanced size 900,600 font 'sans,10'
 set grid
 set key outside bottom center horizontal
+set format y '%g'
 )";
   const auto each = [&](auto&& line) {
     std::string out;
@@ -103,7 +104,12 @@ set key outside bottom center horizontal
         "{0} using 1:($7 == 1 ? $2 : NaN) with points lc {1} pt 6 ps 1.5 title {3}",
         data(k, "timeline"), k + 1, title(k, "msgs/s"), title(k, "warm-up, wind-down"));
   });
+  // Without any error the axis would have no extent: give it one.
+  const bool any_errors = std::any_of(inputs.begin(), inputs.end(), [](const plot_input& i) {
+    return i.report.errors.total() > 0;
+  });
   gp += "set ylabel 'errors/s'\nset xlabel 'seconds since start'\n";
+  gp += any_errors ? "set yrange [0:*]\n" : "set yrange [0:1]\n";
   gp += each([&](std::size_t k) {
     return fmt::format("{} using 1:3 with impulses lw 3 lc {} title {}", data(k, "timeline"), k + 1,
                        title(k, "errors/s"));
@@ -120,12 +126,13 @@ set key outside bottom center horizontal
         "{0} using 1:6 with linespoints lc {1} dt 3 pt 9 ps 0.5 title {4}",
         d, k + 1, title(k, "p50"), title(k, "p99"), title(k, "max"));
   });
-  // The distribution: x = 1/(1-p), ticks at the usual percentiles.
+  // The distribution: x = 1/(1-p), ticks at the usual percentiles (tick labels are formats:
+  // %% is a percent sign).
   gp += R"(set output 'percentiles.png'
 set title 'latency by percentile'
 set xlabel 'percentile'
 set logscale x
-set xtics ('0%' 1, '90%' 10, '99%' 100, '99.9%' 1000, '99.99%' 10000, '99.999%' 100000, '99.9999%' 1000000)
+set xtics ('0%%' 1, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000, '99.999%%' 100000, '99.9999%%' 1000000)
 )";
   gp += each([&](std::size_t k) {
     return fmt::format("{} using 1:2 with steps lw 2 lc {} title {}", data(k, "percentiles"), k + 1,
