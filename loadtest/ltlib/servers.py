@@ -31,11 +31,12 @@ def echod_cmd(echod, service="upper", backend="auto", processes=1, threads=1, co
 
 
 def build_ref(workdir, src=REF_SRC):
-    """Compiles the reference with the system C compiler. Returns (binary, None) or (None, why)."""
+    """Compiles a reference program (the server by default, or ref/echo_client.c) with the system
+    C compiler into workdir, named after its source. Returns (binary, None) or (None, why)."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
         return None, "no C compiler (cc) found"
-    out = os.path.join(workdir, "epoll_echo")
+    out = os.path.join(workdir, os.path.splitext(os.path.basename(src))[0])
     r = subprocess.run([cc, "-O2", "-o", out, src], capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         return None, f"{cc} -O2 {src} failed: {r.stderr.strip()[-300:]}"
