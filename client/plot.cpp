@@ -24,13 +24,17 @@ namespace fs = std::filesystem;
 
 // One line per interval: elapsed seconds at the interval's middle, msgs/s, errors/s, p50, p99 and
 // max in µs (an interval without replies has no latency: "NaN", which gnuplot leaves out), then
-// 1 in warm-up and wind-down intervals, 0 in measured ones.
+// 1 in warm-up and wind-down intervals, 0 in measured ones. Slivers shorter than min_span (where
+// a phase boundary falls just after a whole second) are left out: a rate over a few
+// milliseconds is noise, not a point on a per-second curve.
+constexpr double min_span_s = 0.1;
+
 std::string timeline_data(const run_result& r) {
   std::string out = "# elapsed_s msgs_per_s errors_per_s p50_us p99_us max_us not_measured\n";
   if (r.timeline.empty()) return out;
   const double t0 = static_cast<double>(r.timeline.front().second) + r.timeline.front().offset_s;
   for (const interval& i : r.timeline) {
-    if (i.length_s <= 0) continue;
+    if (i.length_s < min_span_s) continue;
     const double mid = static_cast<double>(i.second) + i.offset_s + i.length_s / 2 - t0;
     const histogram h(i.latency);
     const auto us = [&](std::uint64_t ns) {
@@ -77,6 +81,8 @@ std::string script(const std::vector<plot_input>& inputs) {
   std::string gp = R"(# Written by echoload plot; redraw with: gnuplot plot.gp
 set terminal pngcairo noenhanced size 900,600 font 'sans,10'
 set grid
+set lmargin 10
+set rmargin 8
 set key outside bottom center horizontal
 set format y '%g'
 )";
