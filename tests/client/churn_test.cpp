@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <numeric>
 
 #include <gtest/gtest.h>
 #include <net/if.h>
@@ -18,6 +17,7 @@
 #include "backend_param.hpp"
 #include "client/driver.hpp"
 #include "client/report_json.hpp"
+#include "run_checks.hpp"
 #include "test_server.hpp"
 
 namespace echod::client {
@@ -40,18 +40,6 @@ class churn_test : public testing::backend_test {
     return o;
   }
 };
-
-std::uint64_t sum(const std::vector<std::uint64_t>& v) {
-  return std::accumulate(v.begin(), v.end(), std::uint64_t{0});
-}
-
-std::string first_errors(const run_result& r) {
-  std::string out;
-  for (const std::string& e : r.error_examples) {
-    if (!e.empty()) out += "\n  " + e;
-  }
-  return out;
-}
 
 // The measured entries of the timeline add up to the report's totals, bucket for bucket; every
 // entry's errors add up to the error total.
@@ -87,7 +75,7 @@ TEST_P(churn_test, one_message_per_connection_opens_a_connection_per_message) {
   o.messages = 40;
   o.messages_per_connection = 1;
   const run_result r = run_load(o);
-  EXPECT_TRUE(r.ok()) << first_errors(r);
+  EXPECT_TRUE(r.ok()) << diagnosis(r);
   EXPECT_EQ(r.messages, 40u);
   EXPECT_EQ(r.connections_opened, 40u);
   EXPECT_EQ(r.connects, 40u);
@@ -108,7 +96,7 @@ TEST_P(churn_test, several_pipelined_messages_per_connection_keep_exact_counts) 
   o.messages_per_connection = 4;
   o.pipeline = 3;
   const run_result r = run_load(o);
-  EXPECT_TRUE(r.ok()) << first_errors(r);
+  EXPECT_TRUE(r.ok()) << diagnosis(r);
   EXPECT_EQ(r.messages, 50u);
   // 13 = 4+4+4+1 needs 4 connections, 12 = 4+4+4 needs 3: 4+4+3+3.
   EXPECT_EQ(r.connections_opened, 14u);
@@ -126,7 +114,7 @@ TEST_P(churn_test, a_timed_run_with_churn_and_warm_up_adds_up) {
   o.duration_set = true;
   o.messages_per_connection = 2;
   const run_result r = run_load(o);
-  EXPECT_TRUE(r.ok()) << first_errors(r);
+  EXPECT_TRUE(r.ok()) << diagnosis(r);
   EXPECT_GT(r.messages, 20u);
   EXPECT_EQ(sum(r.per_connection), r.messages);
   EXPECT_NEAR(r.duration_s, 1.2, 0.02);
@@ -162,7 +150,7 @@ TEST_P(churn_test, open_loop_records_corrected_and_uncorrected_latency) {
   o.messages_per_connection = 5;
   server.stall(150ms);  // the first replies wait: corrected latency sees it from the due time
   const run_result r = run_load(o);
-  EXPECT_TRUE(r.ok()) << first_errors(r);
+  EXPECT_TRUE(r.ok()) << diagnosis(r);
   EXPECT_EQ(r.messages, 400u);
   EXPECT_EQ(r.service.count(), 400u);
   EXPECT_EQ(server.connections_accepted(), 80u);
