@@ -131,7 +131,8 @@ command_line parse_run(int argc, const char* const* argv) {
       "open loop: messages per second in total, latency from each message's due time "
       "(default 0: closed loop)");
   add("connect-rate", "--connect-rate", "CONNS/S",
-      "new connections per second (default 0: all at once)");
+      "ramp-up: how fast the slots make their first connections, per second (default 0: all at "
+      "once; churn then reconnects at once)");
   add("messages-per-connection", "--messages-per-connection", "N",
       "churn: close each connection after N verified messages and open a new one in its place "
       "(1 = a connection per message; default 0: keep connections)");
