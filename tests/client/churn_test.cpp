@@ -30,13 +30,9 @@ using testing::test_server;
 class churn_test : public testing::backend_test {
  protected:
   options base(const test_server& server) const {
-    options o;
-    o.target = server.target();
-    o.backend = io::backend_name(GetParam());
-    o.threads = 2;
+    options o = options_for(server, GetParam());
     o.connections = 4;
     o.timeout = 5s;
-    o.progress = "off";
     return o;
   }
 };

@@ -25,15 +25,11 @@ using testing::test_server;
 class load_test : public testing::backend_test {
  protected:
   options base(const test_server& server) const {
-    options o;
-    o.target = server.target();
-    o.backend = io::backend_name(GetParam());
-    o.threads = 2;
+    options o = options_for(server, GetParam());
     o.connections = 8;
     o.duration = 300ms;
     o.duration_set = true;
     o.timeout = 2s;
-    o.progress = "off";
     return o;
   }
 };

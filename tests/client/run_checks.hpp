@@ -6,9 +6,22 @@
 #include <string>
 #include <vector>
 
+#include "client/options.hpp"
 #include "client/result.hpp"
+#include "io/backend.hpp"
+#include "test_server.hpp"
 
 namespace echod::client {
+
+/// Options for a run against `server` over `backend`: 2 threads, no progress lines.
+inline options options_for(const testing::test_server& server, io::backend_kind backend) {
+  options o;
+  o.target = server.target();
+  o.backend = io::backend_name(backend);
+  o.threads = 2;
+  o.progress = "off";
+  return o;
+}
 
 inline std::uint64_t sum(const std::vector<std::uint64_t>& v) {
   return std::accumulate(v.begin(), v.end(), std::uint64_t{0});
