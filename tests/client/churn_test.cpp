@@ -122,7 +122,9 @@ TEST_P(churn_test, a_timed_run_with_churn_and_warm_up_adds_up) {
   bool measured_seen = false;
   for (const interval& i : r.timeline) {
     if (i.when == phase::measured) measured_seen = true;
-    if (measured_seen) EXPECT_NE(i.when, phase::warmup) << "warm-up after the window began";
+    if (measured_seen) {
+      EXPECT_NE(i.when, phase::warmup) << "warm-up after the window began";
+    }
   }
   EXPECT_TRUE(measured_seen);
   expect_timeline_adds_up(r);
