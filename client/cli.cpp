@@ -23,7 +23,9 @@ Durations take a unit (500ms, 10s, 2m; a bare number is seconds); sizes take one
 Exit status: 0 every reply verified, 1 errors (or nothing verified), 2 usage or config error.
 
 Merge reports of concurrent runs (e.g. from several machines):
-  echoload merge A.json B.json ... [--json OUT])";
+  echoload merge A.json B.json ... [--json OUT] [--hdr-log OUT]
+Draw reports (throughput, latency over time, percentile distribution) with gnuplot:
+  echoload plot A.json [B.json ...] [--out DIR])";
 
 command_line usage_error(std::string message) {
   command_line c;
@@ -57,12 +59,37 @@ command_line parse_merge(int argc, const char* const* argv) {
       ->type_name("FILE");
   app.add_option("--json", c.json, "also write the merged report as JSON to this file")
       ->type_name("FILE");
+  app.add_option("--hdr-log", c.hdr_log,
+                 "also write the merged timeline as an HdrHistogram interval log to this file")
+      ->type_name("FILE");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return from_cli_error(app, e);
   }
   c.what = command_line::action::merge;
+  return c;
+}
+
+command_line parse_plot(int argc, const char* const* argv) {
+  CLI::App app{
+      "Draw echoload JSON reports with gnuplot: throughput.png (messages and errors per "
+      "second), latency.png (p50, p99 and max per second) and percentiles.png (the latency "
+      "distribution of every report in one picture).",
+      "echoload plot"};
+  command_line c;
+  app.add_option("reports", c.inputs, "JSON reports written by echoload --json or merge")
+      ->required()
+      ->type_name("FILE");
+  app.add_option("--out", c.out_dir,
+                 "directory for the PNGs, plot.gp and plot-data/ (default: the current one)")
+      ->type_name("DIR");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return from_cli_error(app, e);
+  }
+  c.what = command_line::action::plot;
   return c;
 }
 
@@ -80,7 +107,7 @@ command_line parse_run(int argc, const char* const* argv) {
     CLI::Option* option = nullptr;
   };
   std::vector<flag> flags;
-  flags.reserve(20);
+  flags.reserve(24);
   const auto add = [&](const char* key, const std::string& names, const char* type,
                        const std::string& help) {
     flags.push_back({key, {}, nullptr});
@@ -104,7 +131,11 @@ command_line parse_run(int argc, const char* const* argv) {
       "open loop: messages per second in total, latency from each message's due time "
       "(default 0: closed loop)");
   add("connect-rate", "--connect-rate", "CONNS/S",
-      "new connections per second (default 0: all at once)");
+      "ramp-up: how fast the slots make their first connections, per second (default 0: all at "
+      "once; churn then reconnects at once)");
+  add("messages-per-connection", "--messages-per-connection", "N",
+      "churn: close each connection after N verified messages and open a new one in its place "
+      "(1 = a connection per message; default 0: keep connections)");
   add("warmup", "--warmup", "TIME",
       "time before measuring starts, excluded from the figures (default 0s)");
   add("timeout", "--timeout", "TIME",
@@ -115,6 +146,9 @@ command_line parse_run(int argc, const char* const* argv) {
       "the reply the service must give: upper or echo (default upper)");
   add("backend", "--backend", "NAME", "auto, io_uring or epoll (default auto)");
   add("json", "--json", "FILE", "also write the report as JSON to this file");
+  add("hdr-log", "--hdr-log", "FILE",
+      "also write the latency as an HdrHistogram interval log (V2 compressed, one interval a "
+      "second) to this file");
   add("progress", "--progress", "auto|on|off",
       "auto, on or off: a line a second on stderr (default auto)");
   std::string config_path;
@@ -147,6 +181,7 @@ command_line parse_run(int argc, const char* const* argv) {
 
 command_line parse_command_line(int argc, const char* const* argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "merge") return parse_merge(argc - 1, argv + 1);
+  if (argc >= 2 && std::string_view(argv[1]) == "plot") return parse_plot(argc - 1, argv + 1);
   return parse_run(argc, argv);
 }
 

@@ -1,5 +1,6 @@
 // echoload's command line (CLI11): `echoload [options] HOST:PORT` runs a test,
-// `echoload merge A.json B.json ... [--json OUT]` merges reports. wrk's flags where wrk has one
+// `echoload merge A.json B.json ... [--json OUT] [--hdr-log OUT]` merges reports, `echoload plot
+// A.json [B.json ...] [--out DIR]` draws them. wrk's flags where wrk has one
 // (-t, -c, -d, --timeout). The --config file is read first, then the flags that were given are
 // applied over it through the same reader (options.hpp), so both are checked alike.
 #pragma once
@@ -17,11 +18,13 @@ inline constexpr int exit_failed = 1;
 inline constexpr int exit_usage = 2;
 
 struct command_line {
-  enum class action { run, merge, exit };
+  enum class action { run, merge, plot, exit };
   action what = action::exit;
   options run;                      ///< action::run: validated
-  std::vector<std::string> inputs;  ///< action::merge: the reports
+  std::vector<std::string> inputs;  ///< action::merge, action::plot: the reports
   std::string json;                 ///< action::merge: --json OUT
+  std::string hdr_log;              ///< action::merge: --hdr-log OUT
+  std::string out_dir = ".";        ///< action::plot: --out DIR
   int exit_code = exit_ok;          ///< action::exit
   std::string out;                  ///< action::exit: for stdout (--help, --version)
   std::string err;                  ///< action::exit: for stderr (usage and config errors)

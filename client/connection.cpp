@@ -4,6 +4,12 @@
 // connection is due at a fixed time on a schedule; it is sent then, or at once if the connection is
 // still busy with earlier ones, and its latency counts from the due time, so a stalled server shows
 // up in the percentiles instead of silently slowing the load down (no coordinated omission).
+// Open-loop runs also record the service time (from the actual send), the uncorrected figure.
+//
+// Churn (--messages-per-connection N): after N messages a connection's replies are collected,
+// it closes (FIN; the client side keeps the TIME_WAIT) and the slot connects again at once. The
+// slot's quota, its fairness count and its open-loop schedule carry over from one connection to
+// the next; connect time delays the next due message, as it would a real client's.
 //
 // Large messages: one coroutine writes and reads, so a message bigger than the socket buffers
 // could deadlock against a server that stops reading while its replies go unread. Once more
@@ -36,13 +42,6 @@ constexpr auto drain_slice = std::chrono::milliseconds(5);
 constexpr std::size_t max_read_chunk = 64 * 1024;
 constexpr std::size_t max_batch_bytes = 64 * 1024;
 
-inline void bump(std::atomic<std::uint64_t>& a) {
-  a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-inline void add(std::atomic<std::int64_t>& a, std::int64_t n) {
-  a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
-
 std::string byte_text(unsigned char c) {
   char text[24];
   if (c >= 0x20 && c < 0x7f) {
@@ -63,6 +62,8 @@ class connection {
         size_(plan.data->size()),
         depth_(plan.pipeline),
         quota_(plan.quota(index)),
+        per_connection_(plan.messages_per_connection == 0 ? UINT64_MAX
+                                                          : plan.messages_per_connection),
         // One byte more than can be outstanding: the read that takes the last outstanding byte
         // is then short, which tells the epoll reactor to wait for the next reply's edge
         // instead of first paying a recv() that fails with EAGAIN.
@@ -72,18 +73,25 @@ class connection {
         batch_(batch_max_ > 1 ? batch_max_ * size_ : 0) {}
 
   ~connection() {
-    // Also on a forced unwind: the fairness figures count every connection.
+    // Also on a forced unwind: the fairness figures count every slot.
     state_.per_connection[local_] = measured_;
-    if (sock_.valid()) add(state_.live.open, -1);
+    if (sock_.valid()) --state_.open;
   }
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
   void run() {
-    if (!connect()) return;
-    const bool clean = plan_.rate > 0 ? open_loop() : closed_loop();
+    if (!wait_turn()) return;
+    for (;;) {
+      if (!connect()) return;
+      if (!(plan_.rate > 0 ? open_loop() : closed_loop())) return;
+      if (sent_ < per_connection_ || measured_ >= quota_ || winding_down()) break;
+      // This connection's share is done and the slot goes on: close (every reply is in, so
+      // this is an orderly FIN) and connect again.
+      reconnect();
+    }
     // Every reply collected: a half-close lets the server finish on an orderly end of stream.
-    if (clean) sock_.shutdown_write();
+    sock_.shutdown_write();
   }
 
  private:
@@ -94,48 +102,73 @@ class connection {
 
   std::uint64_t in_flight() const { return sent_ - replied_; }
   bool winding_down() const { return state_.winding_down.load(std::memory_order_relaxed); }
-  /// Whether the loop goes on: quota not met, and not (time up with nothing left to collect).
-  bool going_on() const { return measured_ < quota_ && !(winding_down() && in_flight() == 0); }
-  bool may_send() const {
-    return in_flight() < depth_ && measured_ + in_flight() < quota_ && !winding_down();
+  /// Whether this connection goes on: quota not met, and not (time up or its share sent, with
+  /// nothing left to collect).
+  bool going_on() const {
+    return measured_ < quota_ &&
+           !((winding_down() || sent_ >= per_connection_) && in_flight() == 0);
   }
-  /// How many messages may be sent now: the pipeline's free room, within the quota.
+  bool may_send() const {
+    return in_flight() < depth_ && measured_ + in_flight() < quota_ && sent_ < per_connection_ &&
+           !winding_down();
+  }
+  /// How many messages may be sent now: the pipeline's free room, within the quota and this
+  /// connection's share.
   std::uint64_t sendable() const {
     if (!may_send()) return 0;
-    return std::min<std::uint64_t>(depth_ - in_flight(), quota_ - measured_ - in_flight());
+    return std::min({std::uint64_t{depth_} - in_flight(), quota_ - measured_ - in_flight(),
+                     per_connection_ - sent_});
   }
   deadline reply_deadline() const { return slots_[replied_ % depth_].sent + plan_.timeout; }
 
   std::string who() const { return "connection " + std::to_string(index_) + ": "; }
 
-  bool connect() {
-    if (plan_.connect_rate > 0) {
-      const deadline at =
-          plan_.start + std::chrono::nanoseconds(
+  // --connect-rate: the slot's first connect waits for its turn.
+  bool wait_turn() {
+    if (plan_.connect_rate <= 0) return true;
+    const deadline at = plan_.clock.start +
+                        std::chrono::nanoseconds(
                             std::llround(static_cast<double>(index_) / plan_.connect_rate * 1e9));
-      if (clock::now() < at &&
-          runtime::scheduler::current()->sleep_until(at) == runtime::wake_reason::cancelled) {
-        return false;
-      }
-    }
+    return clock::now() >= at ||
+           runtime::scheduler::current()->sleep_until(at) != runtime::wake_reason::cancelled;
+  }
+
+  bool connect() {
     if (winding_down()) return false;  // its turn came after the run's time was up
     const io::address* source =
         plan_.sources.empty() ? nullptr : &plan_.sources[index_ % plan_.sources.size()];
-    const int r = io::stream::connect(plan_.target, sock_, clock::now() + plan_.timeout, source);
+    const deadline began = clock::now();
+    const int r = io::stream::connect(plan_.target, sock_, began + plan_.timeout, source);
     if (r == -ECANCELED) return false;
+    const deadline now = clock::now();
     if (r < 0) {
       if (r == -EADDRNOTAVAIL) state_.ports_exhausted = true;
       if (r == -EMFILE || r == -ENFILE) state_.out_of_files = true;
+      ++state_.connect_errors[static_cast<std::size_t>(classify_connect(r))];
       fail(error_class::connect, "connect to " + plan_.target.to_string() +
                                      (source != nullptr ? " from " + source->to_string() : "") +
                                      ": " + io::error_text(r));
       return false;
     }
-    ++state_.opened;
-    add(state_.live.open, 1);
+    ++state_.open;
+    interval_recorder& rec = state_.intervals;
+    rec.advance(now, state_.open);
+    ++rec.current().connects;
+    if (rec.measuring())
+      state_.connect_latency.record(static_cast<std::uint64_t>((now - began).count()));
     // Small pipelined writes must not wait for the previous reply's ACK (Nagle).
     sock_.set_nodelay(true);
     return true;
+  }
+
+  // Closes the finished connection and starts the next one's bookkeeping; the slot's quota,
+  // schedule and counts go on.
+  void reconnect() {
+    sock_.close();
+    --state_.open;
+    base_ += sent_;
+    sent_ = replied_ = written_ = consumed_ = 0;
+    reply_off_ = 0;
   }
 
   bool closed_loop() {
@@ -153,28 +186,35 @@ class connection {
     return true;
   }
 
-  bool open_loop() {
+  // Message k of this slot is due at due(k): slot i's first is i/rate after the start, so the
+  // slots take turns evenly.
+  deadline due(std::uint64_t k) const {
     const double interval_ns = 1e9 * static_cast<double>(plan_.connections) / plan_.rate;
-    // Connection i's first slot is i/rate after the start: the connections take turns evenly.
     const double phase_ns = 1e9 * static_cast<double>(index_) / plan_.rate;
-    const auto due = [&](std::uint64_t k) {
-      return plan_.start + std::chrono::nanoseconds(
-                               std::llround(phase_ns + static_cast<double>(k) * interval_ns));
-    };
-    // A connection that came up late (ramp-up, slow connect) joins the schedule where it is now
-    // instead of owing the slots it missed: connecting is not the server's latency.
-    std::uint64_t k = 0;
-    const auto behind = clock::now() - due(0);
-    if (behind > clock::duration::zero()) {
-      k = static_cast<std::uint64_t>(std::ceil(static_cast<double>(behind.count()) / interval_ns));
+    return plan_.clock.start +
+           std::chrono::nanoseconds(std::llround(phase_ns + static_cast<double>(k) * interval_ns));
+  }
+
+  bool open_loop() {
+    if (!scheduled_) {
+      // A slot that came up late (ramp-up, slow first connect) joins the schedule where it is
+      // now instead of owing the slots it missed: the first connect is not the server's latency.
+      // Later connects (churn) are: their time delays the messages that fall due meanwhile.
+      const double interval_ns = 1e9 * static_cast<double>(plan_.connections) / plan_.rate;
+      const auto behind = clock::now() - due(0);
+      if (behind > clock::duration::zero()) {
+        k_ = static_cast<std::uint64_t>(
+            std::ceil(static_cast<double>(behind.count()) / interval_ns));
+      }
+      scheduled_ = true;
     }
-    deadline next = due(k);
+    deadline next = due(k_);
     while (going_on()) {
       const bool can_send = may_send();
       if (can_send) {
         if (const deadline now = clock::now(); now >= next) {
           if (!send(1, next, now)) return false;
-          next = due(++k);
+          next = due(++k_);
           continue;
         }
         if (in_flight() == 0) {
@@ -198,15 +238,18 @@ class connection {
   // Writes the next `count` messages, due at `intended`, in one write starting `now`: pipelined
   // messages cost the client one syscall per burst, as they cost the server one read.
   bool send(std::size_t count, deadline intended, deadline now) {
-    const char* data = plan_.data->message(sent_);
+    const char* data = plan_.data->message(base_ + sent_);
     const std::size_t len = count * size_;
     if (count > 1) {
       for (std::size_t i = 0; i < count; ++i) {
-        std::memcpy(batch_.data() + i * size_, plan_.data->message(sent_ + i), size_);
+        std::memcpy(batch_.data() + i * size_, plan_.data->message(base_ + sent_ + i), size_);
       }
       data = batch_.data();
     }
     for (std::size_t i = 0; i < count; ++i) slots_[(sent_ + i) % depth_] = {intended, now};
+    interval_recorder& rec = state_.intervals;
+    rec.advance(now, state_.open);
+    rec.current().bytes_sent += len;
     sent_ += count;  // in flight from now on: replies may come back while the rest is written
     const deadline until = now + plan_.timeout;
     std::size_t off = 0;
@@ -223,7 +266,6 @@ class connection {
       if (r == -ETIMEDOUT && clock::now() < until) continue;  // a slice ended: drain, retry
       return io_failed(r == 0 ? -EIO : r, "write");
     }
-    if (plan_.in_window(now)) state_.bytes_sent += len;
     return true;
   }
 
@@ -260,7 +302,7 @@ class connection {
       return false;
     }
     while (n > 0) {
-      const char* want = plan_.data->expected(replied_) + reply_off_;
+      const char* want = plan_.data->expected(base_ + replied_) + reply_off_;
       const std::size_t take = std::min(n, size_ - reply_off_);
       if (std::memcmp(data, want, take) != 0) {
         std::size_t i = 0;
@@ -285,12 +327,16 @@ class connection {
     const slot& s = slots_[replied_ % depth_];
     ++replied_;
     reply_off_ = 0;
-    bump(state_.live.messages);
-    if (!plan_.in_window(now)) return;
-    state_.latency.record(static_cast<std::uint64_t>((now - s.intended).count()));
+    interval_recorder& rec = state_.intervals;
+    rec.advance(now, state_.open);
+    interval& cur = rec.current();
+    ++cur.messages;
+    cur.bytes_received += size_;
+    rec.latency().record(static_cast<std::uint64_t>((now - s.intended).count()));
+    if (open_loop_) rec.service().record(static_cast<std::uint64_t>((now - s.sent).count()));
+    if (!rec.measuring()) return;
     ++measured_;
-    state_.bytes_received += size_;
-    if (now > state_.last_completion) state_.last_completion = now;
+    state_.last_completion = now;
   }
 
   // Classifies a failed read or write (`r` is 0 for end of stream, else -errno). Returns false:
@@ -320,8 +366,9 @@ class connection {
   }
 
   void fail(error_class c, std::string detail) {
-    ++state_.errors[c];
-    bump(state_.live.errors);
+    interval_recorder& rec = state_.intervals;
+    rec.advance(clock::now(), state_.open);
+    ++rec.current().errors[c];
     std::string& first = state_.first_error[static_cast<std::size_t>(c)];
     if (first.empty()) first = std::move(detail);
   }
@@ -333,6 +380,8 @@ class connection {
   const std::size_t size_;
   const unsigned depth_;
   const std::uint64_t quota_;
+  const std::uint64_t per_connection_;  ///< messages per connection before it is replaced
+  const bool open_loop_ = plan_.rate > 0;
   io::stream sock_;
   std::vector<char> buffer_;
   std::vector<slot> slots_;      ///< message seq's times live in slots_[seq % depth_]
@@ -343,7 +392,10 @@ class connection {
   std::size_t reply_off_ = 0;    ///< bytes of reply replied_ verified so far
   std::uint64_t written_ = 0;    ///< bytes written, all messages
   std::uint64_t consumed_ = 0;   ///< reply bytes verified
-  std::uint64_t measured_ = 0;   ///< replies verified within the measured window
+  std::uint64_t measured_ = 0;   ///< replies verified within the measured window, this slot
+  std::uint64_t base_ = 0;       ///< messages of the slot's earlier connections (payload index)
+  std::uint64_t k_ = 0;          ///< open loop: the slot's next message on the schedule
+  bool scheduled_ = false;       ///< open loop: k_ has been placed on the schedule
 };
 
 }  // namespace

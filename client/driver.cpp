@@ -60,6 +60,37 @@ struct done_guard {
   ~done_guard() { c.done(); }
 };
 
+// Merges the threads' finished intervals slot by slot, as soon as every thread has finished a
+// slot: each thread cuts at the same boundaries, so the i-th intervals line up.
+class timeline_collector {
+ public:
+  explicit timeline_collector(std::size_t threads) : per_thread_(threads) {}
+
+  /// Takes what the threads finished since the last call; returns the slots now complete.
+  std::vector<interval> collect(const std::vector<std::unique_ptr<thread_state>>& states) {
+    std::size_t complete = SIZE_MAX;
+    for (std::size_t t = 0; t < states.size(); ++t) {
+      auto more = states[t]->intervals.take(per_thread_[t].size());
+      per_thread_[t].insert(per_thread_[t].end(), std::make_move_iterator(more.begin()),
+                            std::make_move_iterator(more.end()));
+      complete = std::min(complete, per_thread_[t].size());
+    }
+    std::vector<interval> out;
+    for (std::size_t i = merged_.size(); i < complete; ++i) {
+      interval m = per_thread_[0][i];
+      for (std::size_t t = 1; t < per_thread_.size(); ++t) merge_interval(m, per_thread_[t][i]);
+      merged_.push_back(m);
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+  const std::vector<interval>& timeline() const { return merged_; }
+
+ private:
+  std::vector<std::vector<interval>> per_thread_;
+  std::vector<interval> merged_;
+};
+
 std::size_t connections_of_thread(std::size_t connections, std::size_t threads, std::size_t t) {
   return connections / threads + (t < connections % threads ? 1 : 0);
 }
@@ -112,19 +143,21 @@ run_result run_load(const options& o, const run_hooks& hooks) {
   plan.rate = o.rate;
   plan.connect_rate = o.connect_rate;
   plan.messages = o.messages;
-
-  std::vector<std::unique_ptr<thread_state>> states;
-  for (std::size_t t = 0; t < threads; ++t) {
-    states.push_back(std::make_unique<thread_state>());
-    states.back()->per_connection.assign(connections_of_thread(connections, threads, t), 0);
-  }
-  completion all_done(connections);
+  plan.messages_per_connection = o.messages_per_connection;
 
   run_result result;
   result.started_at = utc_now_iso8601();
-  plan.start = clock::now();
-  plan.measure_start = plan.start + o.warmup;
-  plan.measure_end = o.time_limited() ? plan.measure_start + o.duration : runtime::no_deadline;
+  const deadline start = clock::now();
+  plan.clock = interval_clock::at(
+      start, o.warmup, o.time_limited() ? start + o.warmup + o.duration : runtime::no_deadline);
+  const bool open_loop = plan.rate > 0;
+
+  std::vector<std::unique_ptr<thread_state>> states;
+  for (std::size_t t = 0; t < threads; ++t) {
+    states.push_back(std::make_unique<thread_state>(plan.clock, open_loop));
+    states.back()->per_connection.assign(connections_of_thread(connections, threads, t), 0);
+  }
+  completion all_done(connections);
 
   runtime::scheduler_pool::options pool_opts;
   pool_opts.threads = threads;
@@ -145,6 +178,13 @@ run_result run_load(const options& o, const run_hooks& hooks) {
       },
       [&](runtime::scheduler& sched, std::size_t t) {
         try {
+          // Cuts the thread's timeline at every boundary, even when no message comes.
+          sched.spawn([&st = *states[t]] {
+            while (runtime::scheduler::current()->sleep_until(st.intervals.current_end()) !=
+                   runtime::wake_reason::cancelled) {
+              st.intervals.advance(clock::now(), st.open);
+            }
+          });
           for (std::size_t i = t, local = 0; i < connections; i += threads, ++local) {
             sched.spawn([&plan, &states, &all_done, t, i, local] {
               done_guard guard{all_done};
@@ -158,31 +198,19 @@ run_result run_load(const options& o, const run_hooks& hooks) {
         }
       });
 
-  // Wait for the end, reporting progress once a second.
-  deadline next_tick = plan.start + std::chrono::seconds(1);
+  // Wait for the end, reporting each interval once every thread has finished it.
+  timeline_collector collector(threads);
   bool finished = false;
   for (;;) {
     const deadline now = clock::now();
-    if (now >= plan.measure_end) break;
+    if (now >= plan.clock.measure_end) break;
     if (hooks.interrupted != nullptr && hooks.interrupted->load(std::memory_order_relaxed)) break;
-    if (now >= next_tick) {
-      if (hooks.on_progress) {
-        progress_sample s;
-        s.elapsed = now - plan.start;
-        s.warming_up = now < plan.measure_start;
-        for (const auto& st : states) {
-          s.messages += st->live.messages.load(std::memory_order_relaxed);
-          s.errors += st->live.errors.load(std::memory_order_relaxed);
-          s.open += st->live.open.load(std::memory_order_relaxed);
-        }
-        hooks.on_progress(s);
-      }
-      next_tick += std::chrono::seconds(1);
-      continue;
+    if (hooks.on_progress) {
+      for (const interval& i : collector.collect(states)) hooks.on_progress(i);
     }
     // Short slices: a signal handler can only set a flag, which is polled here.
     if (all_done.wait_until(
-            std::min({next_tick, plan.measure_end, now + std::chrono::milliseconds(100)}))) {
+            std::min(plan.clock.measure_end, now + std::chrono::milliseconds(100)))) {
       finished = true;
       break;
     }
@@ -205,7 +233,12 @@ run_result run_load(const options& o, const run_hooks& hooks) {
     throw setup_error(text);
   }
 
-  // Merge the threads' results.
+  // Merge the threads' results: their last intervals end now, then the timeline is complete.
+  const deadline joined = clock::now();
+  for (auto& st : states) st->intervals.finish(joined, st->open);
+  collector.collect(states);
+  result.timeline = collector.timeline();
+  result.open_loop = open_loop;
   result.target = o.target;
   result.config_json = options_to_json(o);
   result.machine = this_machine();
@@ -216,16 +249,16 @@ run_result run_load(const options& o, const run_hooks& hooks) {
   deadline last_completion{};
   bool ports_exhausted = false;
   bool out_of_files = false;
+  add_timeline_totals(result);
   for (std::size_t t = 0; t < threads; ++t) {
     const thread_state& st = *states[t];
-    result.latency.merge(st.latency);
-    result.errors += st.errors;
     for (std::size_t c = 0; c < error_class_count; ++c) {
       if (result.error_examples[c].empty()) result.error_examples[c] = st.first_error[c];
     }
-    result.bytes_sent += st.bytes_sent;
-    result.bytes_received += st.bytes_received;
-    result.connections_opened += st.opened;
+    result.connect_latency.merge(st.connect_latency);
+    for (std::size_t c = 0; c < connect_failure_count; ++c) {
+      result.connect_errors[c] += st.connect_errors[c];
+    }
     for (std::size_t local = 0; local < st.per_connection.size(); ++local) {
       result.per_connection[t + local * threads] = st.per_connection[local];
     }
@@ -233,19 +266,15 @@ run_result run_load(const options& o, const run_hooks& hooks) {
     ports_exhausted = ports_exhausted || st.ports_exhausted;
     out_of_files = out_of_files || st.out_of_files;
   }
-  result.messages = result.latency.count();
 
   // The measured window ends at its planned end, at an interruption, or - when every
   // connection finished on its own (message quota met, or errors) - at the last reply.
-  deadline end = std::min(stopped, plan.measure_end);
+  deadline end = std::min(stopped, plan.clock.measure_end);
   if (finished && result.messages > 0) end = last_completion;
-  const auto window = end - plan.measure_start;
+  const auto window = end - plan.clock.measure_start;
   result.duration_s =
       window > clock::duration::zero() ? std::chrono::duration<double>(window).count() : 0.0;
-  if (result.duration_s > 0) {
-    result.msgs_per_sec = static_cast<double>(result.messages) / result.duration_s;
-    result.mb_per_sec = static_cast<double>(result.bytes_sent) / result.duration_s / 1e6;
-  }
+  set_rates(result);
   if (ports_exhausted) result.notes.push_back(ports_exhausted_hint());
   if (out_of_files) {
     result.notes.push_back(

@@ -1,6 +1,7 @@
 // Runs a load test: checks the limits, builds the payload and the plan, starts one scheduler
-// thread per --threads (each over its own reactor) with its share of the connections, reports
-// progress about once a second from the calling thread, stops the connections at the end of
+// thread per --threads (each over its own reactor) with its share of the connection slots and a
+// ticker that cuts the timeline's intervals, reports each interval as progress from the calling
+// thread, stops the connections at the end of
 // the measured window (or when every connection is done, or on request), and merges the
 // threads' histograms and counters into a run_result. Prints nothing itself.
 #pragma once
@@ -13,6 +14,7 @@
 
 #include "client/options.hpp"
 #include "client/result.hpp"
+#include "client/timeline.hpp"
 
 namespace echod::client {
 
@@ -23,20 +25,12 @@ class setup_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// What the progress reporter sees once a second: totals since the start, warm-up included.
-struct progress_sample {
-  std::chrono::nanoseconds elapsed{};
-  std::uint64_t messages = 0;  ///< replies verified so far
-  std::int64_t open = 0;       ///< connections open now
-  std::uint64_t errors = 0;
-  bool warming_up = false;
-};
-
 struct run_hooks {
   /// When set and it becomes true (e.g. on SIGINT), the run ends early and reports what it has.
   const std::atomic<bool>* interrupted = nullptr;
-  /// Called on the calling thread about once a second while the run goes on.
-  std::function<void(const progress_sample&)> on_progress;
+  /// Called on the calling thread with each timeline interval (all threads merged) soon after
+  /// it ends, while the run goes on: the same entries the report's timeline holds.
+  std::function<void(const interval&)> on_progress;
 };
 
 /// Runs the test `o` describes. Throws config::config_error for inconsistent options and

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
@@ -26,6 +27,46 @@ constexpr const char* error_key(error_class c) {
   constexpr const char* keys[] = {"connect", "timeout", "reset", "short", "mismatch", "other"};
   return keys[static_cast<std::size_t>(c)];
 }
+
+/// Why a connect failed, for the `connect_errors` breakdown of the `connect` class.
+enum class connect_failure : std::size_t {
+  refused,      ///< ECONNREFUSED: nothing listens, or the backlog overflowed with RSTs on
+  timeout,      ///< no answer within --timeout (SYN dropped: a full backlog, a firewall)
+  no_port,      ///< EADDRNOTAVAIL: the local ephemeral ports are used up
+  no_file,      ///< EMFILE, ENFILE: the open-file limit
+  unreachable,  ///< ENETUNREACH, EHOSTUNREACH
+  other,
+};
+
+inline constexpr std::size_t connect_failure_count = 6;
+
+constexpr const char* connect_failure_key(connect_failure c) {
+  constexpr const char* keys[] = {"refused", "timeout",     "no_port",
+                                  "no_file", "unreachable", "other"};
+  return keys[static_cast<std::size_t>(c)];
+}
+
+/// The class of a connect's -errno result.
+constexpr connect_failure classify_connect(int r) {
+  switch (-r) {
+    case ECONNREFUSED:
+      return connect_failure::refused;
+    case ETIMEDOUT:
+      return connect_failure::timeout;
+    case EADDRNOTAVAIL:
+      return connect_failure::no_port;
+    case EMFILE:
+    case ENFILE:
+      return connect_failure::no_file;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+      return connect_failure::unreachable;
+    default:
+      return connect_failure::other;
+  }
+}
+
+using connect_failure_counts = std::array<std::uint64_t, connect_failure_count>;
 
 struct error_counts {
   std::array<std::uint64_t, error_class_count> by_class{};

@@ -28,20 +28,53 @@ void histogram::merge(const histogram& other) {
   max_ = std::max(max_, other.max_);
 }
 
+void histogram::merge(const histogram_snapshot& other) {
+  if (other.count == 0) return;
+  for (const auto& [index, n] : other.buckets) counts_[index] += n;
+  count_ += other.count;
+  sum_ += other.sum;
+  min_ = std::min(min_, other.min);
+  max_ = std::max(max_, other.max);
+}
+
+histogram_snapshot histogram::snapshot() const {
+  histogram_snapshot s;
+  s.count = count_;
+  s.min = min();
+  s.max = max_;
+  s.sum = sum_;
+  if (count_ == 0) return s;
+  for (std::size_t i = index_of(min_); i <= index_of(max_); ++i) {
+    if (counts_[i] != 0) s.buckets.emplace_back(i, counts_[i]);
+  }
+  return s;
+}
+
+void histogram::reset() {
+  if (count_ != 0) {
+    std::fill(counts_.begin() + static_cast<std::ptrdiff_t>(index_of(min_)),
+              counts_.begin() + static_cast<std::ptrdiff_t>(index_of(max_)) + 1, 0);
+  }
+  count_ = 0;
+  sum_ = 0;
+  min_ = UINT64_MAX;
+  max_ = 0;
+}
+
 std::uint64_t histogram::percentile(double p) const {
   if (count_ == 0) return 0;
   p = std::clamp(p, 0.0, 100.0);
-  // Nearest rank: the smallest value with at least p% of the values at or below it.
-  auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+  // Nearest rank: the smallest value with at least p% of the values at or below it. One ulp off
+  // first, as HdrHistogram does: 99.9 / 100 * 8000 is 7992.000000000001 in doubles, and its
+  // ceiling would be one rank too far.
+  const double at = p / 100.0 * static_cast<double>(count_);
+  auto rank = static_cast<std::uint64_t>(std::ceil(at - (std::nextafter(at, INFINITY) - at)));
   rank = std::clamp<std::uint64_t>(rank, 1, count_);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < bucket_count; ++i) {
     seen += counts_[i];
     if (seen >= rank) {
-      // The middle of the bucket halves the worst-case error of either bound.
-      const std::uint64_t lo = lowest_in(i);
-      const std::uint64_t mid = lo + (highest_in(i) - lo) / 2;
-      return std::clamp(mid, min(), max_);
+      return std::clamp(middle_of(i), min(), max_);
     }
   }
   return max_;

@@ -9,9 +9,22 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace echod::client {
+
+/// A histogram's non-empty buckets and exact figures: what a timeline interval keeps (a few
+/// hundred bytes instead of the full 30 KiB layout).
+struct histogram_snapshot {
+  std::vector<std::pair<std::size_t, std::uint64_t>> buckets;  ///< (index, count), increasing
+  std::uint64_t count = 0;
+  std::uint64_t min = 0;
+  std::uint64_t max = 0;
+  std::uint64_t sum = 0;
+
+  bool operator==(const histogram_snapshot&) const = default;
+};
 
 class histogram {
  public:
@@ -24,6 +37,7 @@ class histogram {
       (std::size_t{max_value_bits} - sub_bucket_bits - 1) * (std::size_t{1} << sub_bucket_bits);
 
   histogram() : counts_(bucket_count, 0) {}
+  explicit histogram(const histogram_snapshot& s) : histogram() { merge(s); }
 
   /// Records one value (ns). Values past max_trackable land in the last bucket; min, max and sum
   /// keep the exact value.
@@ -37,6 +51,12 @@ class histogram {
 
   /// Adds every count of `other` to this one: the result equals the histogram of both inputs.
   void merge(const histogram& other);
+  void merge(const histogram_snapshot& other);
+
+  /// The non-empty buckets and the exact figures; histogram(snapshot()) == *this.
+  histogram_snapshot snapshot() const;
+  /// Back to empty, keeping the buckets' memory.
+  void reset();
 
   std::uint64_t count() const { return count_; }
   std::uint64_t min() const { return count_ == 0 ? 0 : min_; }
@@ -61,6 +81,11 @@ class histogram {
   /// The smallest and the largest value that fall in bucket `index`.
   static std::uint64_t lowest_in(std::size_t index);
   static std::uint64_t highest_in(std::size_t index);
+  /// The value a bucket stands for in percentiles: its middle, which halves the worst-case error
+  /// of either bound.
+  static std::uint64_t middle_of(std::size_t index) {
+    return lowest_in(index) + (highest_in(index) - lowest_in(index)) / 2;
+  }
 
   /// Rebuilds a histogram from its parts (e.g. read back from JSON). Returns false, leaving this
   /// histogram unchanged, when the parts are inconsistent: an index out of range, or bucket

@@ -65,7 +65,8 @@ std::string ports_exhausted_hint() {
          "used up" +
          range +
          "; spread connections over more source addresses with --source 127.0.0.2,127.0.0.3 "
-         "(connections in TIME_WAIT from earlier runs hold ports for a minute too)";
+         "(closed connections hold their port in TIME_WAIT for a minute, so churn uses them up "
+         "fastest). The rates above were limited by this machine's ports, not by the server";
 }
 
 }  // namespace echod::client

@@ -1,17 +1,20 @@
 // echoload: a load generator for TCP echo services that checks every reply. Parses the command
-// line, runs the test (or merges reports), prints the text report on stdout and writes the JSON
-// report. The first Ctrl-C ends the run early and still reports; a second one kills.
+// line, runs the test (or merges or plots reports), prints the text report on stdout and writes the
+// JSON report. The first Ctrl-C ends the run early and still reports; a second one kills.
 #include <signal.h>
 
 #include <atomic>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "client/cli.hpp"
 #include "client/driver.hpp"
+#include "client/hdr_log.hpp"
 #include "client/merge.hpp"
+#include "client/plot.hpp"
 #include "client/progress.hpp"
 #include "client/report_json.hpp"
 #include "client/report_text.hpp"
@@ -35,31 +38,63 @@ void install_interrupt_handler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-int write_json_report(const std::string& path, const run_result& r) {
+// Writes the --json report and the --hdr-log, when asked for; exit_failed (and a message
+// naming the flag) when one cannot be written.
+int write_outputs(const std::string& json, const std::string& hdr_log, const run_result& r) {
   try {
-    write_text_file(path, to_json_text(r));
+    if (!json.empty()) write_text_file(json, to_json_text(r));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "echoload: --json %s\n", e.what());
     return exit_failed;
+  }
+  try {
+    if (!hdr_log.empty()) write_text_file(hdr_log, hdr_log_text(r));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "echoload: --hdr-log %s\n", e.what());
+    return exit_failed;
+  }
+  return exit_ok;
+}
+
+// The reports named on the command line; exit_usage and a message when one cannot be read.
+int read_reports(const command_line& cmd, const char* command, std::vector<run_result>& out) {
+  try {
+    for (const std::string& path : cmd.inputs) {
+      out.push_back(from_json_text(echod::config::read_text_file(path), path));
+    }
+  } catch (const echod::config::config_error& e) {
+    std::fprintf(stderr, "echoload %s: %s\n", command, e.what());
+    return exit_usage;
   }
   return exit_ok;
 }
 
 int run_merge(const command_line& cmd) {
   std::vector<run_result> inputs;
-  try {
-    for (const std::string& path : cmd.inputs) {
-      inputs.push_back(from_json_text(echod::config::read_text_file(path), path));
-    }
-  } catch (const echod::config::config_error& e) {
-    std::fprintf(stderr, "echoload merge: %s\n", e.what());
-    return exit_usage;
-  }
+  if (const int rc = read_reports(cmd, "merge", inputs); rc != exit_ok) return rc;
   const run_result merged = merge_results(inputs);
   std::fputs(format_text_report(merged).c_str(), stdout);
   std::fflush(stdout);
-  if (!cmd.json.empty() && write_json_report(cmd.json, merged) != exit_ok) return exit_failed;
+  if (write_outputs(cmd.json, cmd.hdr_log, merged) != exit_ok) return exit_failed;
   return merged.ok() ? exit_ok : exit_failed;
+}
+
+int run_plot(const command_line& cmd) {
+  std::vector<run_result> reports;
+  if (const int rc = read_reports(cmd, "plot", reports); rc != exit_ok) return rc;
+  std::vector<plot_input> inputs;
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    inputs.push_back({std::filesystem::path(cmd.inputs[i]).stem().string(), std::move(reports[i])});
+  }
+  try {
+    for (const std::string& png : plot_reports(inputs, cmd.out_dir)) {
+      std::printf("%s\n", png.c_str());
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "echoload plot: %s\n", e.what());
+    return exit_failed;
+  }
+  return exit_ok;
 }
 
 int run_test(const options& o) {
@@ -81,7 +116,7 @@ int run_test(const options& o) {
   if (interrupted.load()) r.notes.push_back("interrupted: the run ended early");
   std::fputs(format_text_report(r).c_str(), stdout);
   std::fflush(stdout);
-  if (!o.json.empty() && write_json_report(o.json, r) != exit_ok) return exit_failed;
+  if (write_outputs(o.json, o.hdr_log, r) != exit_ok) return exit_failed;
   return r.ok() ? exit_ok : exit_failed;
 }
 
@@ -98,6 +133,8 @@ int main(int argc, char** argv) {
       return cmd.exit_code;
     case command_line::action::merge:
       return run_merge(cmd);
+    case command_line::action::plot:
+      return run_plot(cmd);
     case command_line::action::run:
       return run_test(cmd.run);
   }

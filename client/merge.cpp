@@ -34,6 +34,7 @@ run_result merge_results(const std::vector<run_result>& inputs) {
   out.config_json = inputs.front().config_json;
   out.machine = inputs.front().machine;
   out.started_at = inputs.front().started_at;
+  std::vector<std::vector<interval>> timelines;
   for (const run_result& r : inputs) {
     add_distinct(out.target, r.target);
     add_distinct(out.backend, r.backend);
@@ -43,6 +44,15 @@ run_result merge_results(const std::vector<run_result>& inputs) {
     out.threads += r.threads;
     out.connections += r.connections;
     out.connections_opened += r.connections_opened;
+    out.connects += r.connects;
+    out.connects_per_sec += r.connects_per_sec;
+    out.open_loop = out.open_loop || r.open_loop;
+    out.service.merge(r.service);
+    out.connect_latency.merge(r.connect_latency);
+    for (std::size_t c = 0; c < connect_failure_count; ++c) {
+      out.connect_errors[c] += r.connect_errors[c];
+    }
+    timelines.push_back(r.timeline);
     out.duration_s = std::max(out.duration_s, r.duration_s);
     out.messages += r.messages;
     out.bytes_sent += r.bytes_sent;
@@ -67,6 +77,7 @@ run_result merge_results(const std::vector<run_result>& inputs) {
       out.runs.insert(out.runs.end(), r.runs.begin(), r.runs.end());
     }
   }
+  out.timeline = merge_timelines(timelines);
   return out;
 }
 

@@ -2,7 +2,9 @@
 // one service) into one, exactly: histograms are added bucket by bucket and the percentiles
 // recomputed from the sum, counts and errors are summed, throughputs (msgs/s, MB/s) summed
 // because the runs were concurrent, the duration is the longest, and fairness is recomputed
-// over every connection of every run. Merging merged results works the same way.
+// over every connection of every run. The timelines are lined up by wall-clock second and phase
+// and merged slot by slot (see timeline.hpp for the clock assumption). Merging merged results
+// works the same way.
 #pragma once
 
 #include <string>

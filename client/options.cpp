@@ -136,9 +136,17 @@ void read_target(config::object_reader& r, std::string& out) {
 }
 
 bool is_numeric_key(std::string_view key) {
-  constexpr std::string_view keys[] = {"threads", "connections", "duration", "messages",
-                                       "size",    "pipeline",    "rate",     "connect-rate",
-                                       "warmup",  "timeout"};
+  constexpr std::string_view keys[] = {"threads",
+                                       "connections",
+                                       "duration",
+                                       "messages",
+                                       "size",
+                                       "pipeline",
+                                       "rate",
+                                       "connect-rate",
+                                       "warmup",
+                                       "timeout",
+                                       "messages-per-connection"};
   return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
 }
 
@@ -160,12 +168,14 @@ void read_options(std::string_view json_text, std::string_view source, options& 
   r.read_uint("pipeline", o.pipeline, 1, max_pipeline);
   read_number(r, "rate", o.rate, 0, max_rate);
   read_number(r, "connect-rate", o.connect_rate, 0, max_rate);
+  r.read_uint("messages-per-connection", o.messages_per_connection, 0, std::uint64_t{1} << 53);
   read_duration(r, "warmup", o.warmup, true);
   read_duration(r, "timeout", o.timeout, false);
   read_source(r, o.source);
   r.read_enum("expect", o.expect, {"upper", "echo"});
   r.read_enum("backend", o.backend, {"auto", "io_uring", "epoll"});
   r.read_string("json", o.json);
+  r.read_string("hdr-log", o.hdr_log);
   r.read_enum("progress", o.progress, {"auto", "on", "off"});
   r.finish();
   out = std::move(o);
@@ -210,6 +220,7 @@ std::string options_to_json(const options& o, int indent) {
   j["pipeline"] = o.pipeline;
   j["rate"] = number_value(o.rate);
   j["connect-rate"] = number_value(o.connect_rate);
+  j["messages-per-connection"] = o.messages_per_connection;
   j["warmup"] = seconds_value(o.warmup);
   j["timeout"] = seconds_value(o.timeout);
   j["source"] = o.source;

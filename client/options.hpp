@@ -32,16 +32,18 @@ struct options {
   std::uint64_t messages = 0;  ///< total verified messages to stop after; 0 = no limit
   std::uint64_t size = 64;     ///< bytes per message
   bool size_set = false;
-  std::string payload = "ascii";  ///< "ascii" | "random" | "file:PATH"
-  unsigned pipeline = 1;          ///< messages in flight per connection
-  double rate = 0;                ///< messages/s in total, open loop; 0 = closed loop
-  double connect_rate = 0;        ///< new connections per second; 0 = all at once
+  std::string payload = "ascii";              ///< "ascii" | "random" | "file:PATH"
+  unsigned pipeline = 1;                      ///< messages in flight per connection
+  double rate = 0;                            ///< messages/s in total, open loop; 0 = closed loop
+  double connect_rate = 0;                    ///< new connections per second; 0 = all at once
+  std::uint64_t messages_per_connection = 0;  ///< then reconnect (churn); 0 = keep connections
   std::chrono::nanoseconds warmup{0};
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);  ///< per reply (and connect)
   std::vector<std::string> source;  ///< source IP addresses, round-robin over connections
   std::string expect = "upper";     ///< "upper" | "echo"
   std::string backend = "auto";     ///< "auto" | "io_uring" | "epoll"
   std::string json;                 ///< write the JSON report here ("" = none)
+  std::string hdr_log;              ///< write an HdrHistogram interval log here ("" = none)
   std::string progress = "auto";    ///< "auto" | "on" | "off"
 
   /// The run's time limit: `duration` unless only --messages was given.

@@ -1,14 +1,15 @@
-// Live progress on stderr, one line a second: elapsed time, messages verified in that second,
-// open connections and errors so far. Lines rather than a redrawn status line, so the output
-// reads the same in a terminal, a log file or CI.
+// Live progress on stderr, one line per timeline interval (about a second): elapsed time, the
+// interval's messages/s, p50/p99/max latency, connections open and opened per second, and its
+// errors. The numbers are the report's timeline entries, printed as soon as every load thread has
+// finished the interval. Lines rather than a redrawn status line, so the output reads the same in
+// a terminal, a log file or CI.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 
-#include "client/driver.hpp"
+#include "client/timeline.hpp"
 
 namespace echod::client {
 
@@ -18,16 +19,14 @@ bool progress_enabled(const std::string& mode);
 class progress_printer {
  public:
   explicit progress_printer(std::FILE* out) : out_(out) {}
-  void operator()(const progress_sample& s);
+  void operator()(const interval& i);
 
-  /// The line for `s`, given the previous sample's time and message count.
-  static std::string format(const progress_sample& s, std::chrono::nanoseconds previous_elapsed,
-                            std::uint64_t previous_messages);
+  /// The line for `i`; `run_start_s` is the first interval's start as Unix seconds.
+  static std::string format(const interval& i, double run_start_s);
 
  private:
   std::FILE* out_;
-  std::chrono::nanoseconds last_elapsed_{0};
-  std::uint64_t last_messages_ = 0;
+  double run_start_s_ = -1;
 };
 
 }  // namespace echod::client

@@ -22,6 +22,64 @@ using ordered_json = nlohmann::ordered_json;
 double rounded(double x) { return std::round(x * 1000.0) / 1000.0; }
 double us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
+double micro_rounded(double x) { return std::round(x * 1e6) / 1e6; }
+
+ordered_json percentiles_json(const histogram& h) {
+  ordered_json lat;
+  lat["p50"] = us(h.percentile(50));
+  lat["p90"] = us(h.percentile(90));
+  lat["p99"] = us(h.percentile(99));
+  lat["p999"] = us(h.percentile(99.9));
+  lat["p9999"] = us(h.percentile(99.99));
+  lat["max"] = us(h.max());
+  lat["mean"] = rounded(h.mean() / 1000.0);
+  return lat;
+}
+
+ordered_json histogram_json(const histogram_snapshot& h) {
+  ordered_json hist;
+  hist["unit"] = "ns";
+  hist["count"] = h.count;
+  hist["min"] = h.min;
+  hist["max"] = h.max;
+  hist["sum"] = h.sum;
+  ordered_json buckets = ordered_json::array();
+  for (const auto& [index, n] : h.buckets) buckets.push_back({histogram::highest_in(index), n});
+  hist["buckets"] = std::move(buckets);
+  return hist;
+}
+
+ordered_json errors_json(const error_counts& e) {
+  ordered_json errors;
+  for (std::size_t c = 0; c < error_class_count; ++c) {
+    errors[error_key(static_cast<error_class>(c))] = e.by_class[c];
+  }
+  return errors;
+}
+
+ordered_json interval_json(const interval& i, bool open_loop) {
+  ordered_json j;
+  j["second"] = i.second;
+  j["offset_s"] = micro_rounded(i.offset_s);
+  j["length_s"] = micro_rounded(i.length_s);
+  j["phase"] = phase_key(i.when);
+  j["messages"] = i.messages;
+  j["bytes_sent"] = i.bytes_sent;
+  j["bytes_received"] = i.bytes_received;
+  j["connects"] = i.connects;
+  j["open"] = i.open;
+  j["errors"] = errors_json(i.errors);
+  const histogram h(i.latency);
+  ordered_json lat;
+  lat["p50"] = us(h.percentile(50));
+  lat["p99"] = us(h.percentile(99));
+  lat["max"] = us(h.max());
+  j["latency_us"] = std::move(lat);
+  j["histogram"] = histogram_json(i.latency);
+  if (open_loop) j["service_histogram"] = histogram_json(i.service);
+  return j;
+}
+
 ordered_json machine_json(const machine_info& m) {
   ordered_json j;
   j["cores"] = m.cores;
@@ -99,37 +157,92 @@ machine_info read_machine(const reader& r, const json& parent, const std::string
   return out;
 }
 
-histogram read_histogram(const reader& r, const json& root) {
-  const json& h = r.object(root, "", "histogram");
-  if (r.text(h, "histogram", "unit") != "ns") {
-    r.fail("histogram.unit", "expected \"ns\", got " + config::brief(h["unit"]));
+// The histogram object at `path` (see report_schema.md's "histogram").
+histogram read_histogram(const reader& r, const json& h, const std::string& path) {
+  if (!h.is_object()) r.fail(path, "expected an object, got " + config::describe(h));
+  if (r.text(h, path, "unit") != "ns") {
+    r.fail(path + ".unit", "expected \"ns\", got " + config::brief(h["unit"]));
   }
-  const json& list = r.member(h, "histogram", "buckets");
+  const json& list = r.member(h, path, "buckets");
   if (!list.is_array()) {
-    r.fail("histogram.buckets", "expected an array, got " + config::describe(list));
+    r.fail(path + ".buckets", "expected an array, got " + config::describe(list));
   }
   std::vector<std::pair<std::size_t, std::uint64_t>> buckets;
   for (std::size_t i = 0; i < list.size(); ++i) {
-    const std::string path = "histogram.buckets[" + std::to_string(i) + "]";
+    const std::string item = path + ".buckets[" + std::to_string(i) + "]";
     const json& b = list[i];
     if (!b.is_array() || b.size() != 2) {
-      r.fail(path, "expected [upper_bound_ns, count], got " + config::describe(b));
+      r.fail(item, "expected [upper_bound_ns, count], got " + config::describe(b));
     }
-    const std::uint64_t bound = r.count(b[0], path + "[0]");
+    const std::uint64_t bound = r.count(b[0], item + "[0]");
     const std::size_t index = histogram::index_of(bound);
     if (bound > histogram::max_trackable || histogram::highest_in(index) != bound) {
-      r.fail(path + "[0]", std::to_string(bound) + " is not a bucket bound of " +
+      r.fail(item + "[0]", std::to_string(bound) + " is not a bucket bound of " +
                                std::string(schema_name) + " (written by another program?)");
     }
-    buckets.emplace_back(index, r.count(b[1], path + "[1]"));
+    buckets.emplace_back(index, r.count(b[1], item + "[1]"));
   }
   histogram out;
-  if (!out.assign(buckets, r.count(h, "histogram", "count"), r.count(h, "histogram", "min"),
-                  r.count(h, "histogram", "max"), r.count(h, "histogram", "sum"))) {
-    r.fail("histogram",
+  if (!out.assign(buckets, r.count(h, path, "count"), r.count(h, path, "min"),
+                  r.count(h, path, "max"), r.count(h, path, "sum"))) {
+    r.fail(path,
            "inconsistent: the bucket counts do not add up to count, or min/max fall "
            "outside the buckets");
   }
+  return out;
+}
+
+// An optional histogram: empty when the key is absent (reports of earlier echoload/1 writers).
+histogram read_optional_histogram(const reader& r, const json& parent, const std::string& path,
+                                  const char* key) {
+  const auto it = parent.find(key);
+  if (it == parent.end()) return {};
+  return read_histogram(r, *it, reader::join(path, key));
+}
+
+error_counts read_errors(const reader& r, const json& parent, const std::string& path) {
+  const json& errors = r.object(parent, path, "errors");
+  const std::string p = reader::join(path, "errors");
+  error_counts out;
+  for (std::size_t c = 0; c < error_class_count; ++c) {
+    out.by_class[c] = r.count(errors, p, error_key(static_cast<error_class>(c)));
+  }
+  return out;
+}
+
+interval read_interval(const reader& r, const json& j, const std::string& path) {
+  if (!j.is_object()) r.fail(path, "expected an object, got " + config::describe(j));
+  interval out;
+  const json& second = r.member(j, path, "second");
+  if (!second.is_number_integer()) {
+    r.fail(path + ".second", "expected Unix seconds (an integer), got " + config::describe(second));
+  }
+  out.second = second.get<std::int64_t>();
+  out.offset_s = r.number(j, path, "offset_s");
+  out.length_s = r.number(j, path, "length_s");
+  const std::string when = r.text(j, path, "phase");
+  if (when == phase_key(phase::warmup)) {
+    out.when = phase::warmup;
+  } else if (when == phase_key(phase::measured)) {
+    out.when = phase::measured;
+  } else if (when == phase_key(phase::wind_down)) {
+    out.when = phase::wind_down;
+  } else {
+    r.fail(path + ".phase",
+           "expected \"warmup\", \"measured\" or \"wind-down\", got \"" + when + "\"");
+  }
+  out.messages = r.count(j, path, "messages");
+  out.bytes_sent = r.count(j, path, "bytes_sent");
+  out.bytes_received = r.count(j, path, "bytes_received");
+  out.connects = r.count(j, path, "connects");
+  out.open = static_cast<std::int64_t>(r.count(j, path, "open"));
+  out.errors = read_errors(r, j, path);
+  out.latency = read_histogram(r, r.member(j, path, "histogram"), path + ".histogram").snapshot();
+  if (out.latency.count != out.messages) {
+    r.fail(path + ".histogram.count", "is " + std::to_string(out.latency.count) +
+                                          " but messages is " + std::to_string(out.messages));
+  }
+  out.service = read_optional_histogram(r, j, path, "service_histogram").snapshot();
   return out;
 }
 
@@ -153,26 +266,27 @@ std::string to_json_text(const run_result& r) {
   j["bytes_received"] = r.bytes_received;
   j["msgs_per_sec"] = rounded(r.msgs_per_sec);
   j["mb_per_sec"] = rounded(r.mb_per_sec);
+  j["connects"] = r.connects;
+  j["connects_per_sec"] = rounded(r.connects_per_sec);
+  j["open_loop"] = r.open_loop;
 
   const histogram& h = r.latency;
-  ordered_json lat;
-  lat["p50"] = us(h.percentile(50));
-  lat["p90"] = us(h.percentile(90));
-  lat["p99"] = us(h.percentile(99));
-  lat["p999"] = us(h.percentile(99.9));
-  lat["p9999"] = us(h.percentile(99.99));
-  lat["max"] = us(h.max());
-  lat["mean"] = rounded(h.mean() / 1000.0);
-  j["latency_us"] = lat;
+  j["latency_us"] = percentiles_json(h);
+  if (r.open_loop) j["service_latency_us"] = percentiles_json(r.service);
+  j["connect_latency_us"] = percentiles_json(r.connect_latency);
 
-  ordered_json errors;
   ordered_json examples = ordered_json::object();
   for (std::size_t c = 0; c < error_class_count; ++c) {
-    const char* key = error_key(static_cast<error_class>(c));
-    errors[key] = r.errors.by_class[c];
-    if (!r.error_examples[c].empty()) examples[key] = r.error_examples[c];
+    if (!r.error_examples[c].empty()) {
+      examples[error_key(static_cast<error_class>(c))] = r.error_examples[c];
+    }
   }
-  j["errors"] = errors;
+  j["errors"] = errors_json(r.errors);
+  ordered_json connect_errors;
+  for (std::size_t c = 0; c < connect_failure_count; ++c) {
+    connect_errors[connect_failure_key(static_cast<connect_failure>(c))] = r.connect_errors[c];
+  }
+  j["connect_errors"] = std::move(connect_errors);
   j["error_examples"] = examples;
   j["notes"] = r.notes;
   j["ok"] = r.ok();
@@ -186,18 +300,12 @@ std::string to_json_text(const run_result& r) {
   fair["per_connection"] = r.per_connection;
   j["fairness"] = fair;
 
-  ordered_json hist;
-  hist["unit"] = "ns";
-  hist["count"] = h.count();
-  hist["min"] = h.min();
-  hist["max"] = h.max();
-  hist["sum"] = h.sum();
-  ordered_json buckets = ordered_json::array();
-  for (std::size_t i = 0; i < histogram::bucket_count; ++i) {
-    if (h.bucket(i) != 0) buckets.push_back({histogram::highest_in(i), h.bucket(i)});
-  }
-  hist["buckets"] = std::move(buckets);
-  j["histogram"] = std::move(hist);
+  j["histogram"] = histogram_json(h.snapshot());
+  if (r.open_loop) j["service_histogram"] = histogram_json(r.service.snapshot());
+  j["connect_histogram"] = histogram_json(r.connect_latency.snapshot());
+  ordered_json timeline = ordered_json::array();
+  for (const interval& i : r.timeline) timeline.push_back(interval_json(i, r.open_loop));
+  j["timeline"] = std::move(timeline);
 
   if (!r.runs.empty()) {
     ordered_json runs = ordered_json::array();
@@ -235,6 +343,13 @@ run_result from_json_text(std::string_view text, std::string_view source) {
   out.threads = static_cast<unsigned>(r.optional_count(root, "threads"));
   out.connections = static_cast<unsigned>(r.optional_count(root, "connections"));
   out.connections_opened = r.optional_count(root, "connections_opened");
+  out.connects = r.optional_count(root, "connects");
+  if (root.contains("connects_per_sec")) {
+    out.connects_per_sec = r.number(root, "", "connects_per_sec");
+  }
+  if (const auto it = root.find("open_loop"); it != root.end() && it->is_boolean()) {
+    out.open_loop = it->get<bool>();
+  }
   out.duration_s = r.number(root, "", "duration_s");
   out.messages = r.count(root, "", "messages");
   out.bytes_sent = r.count(root, "", "bytes_sent");
@@ -242,9 +357,15 @@ run_result from_json_text(std::string_view text, std::string_view source) {
   out.msgs_per_sec = r.number(root, "", "msgs_per_sec");
   out.mb_per_sec = r.number(root, "", "mb_per_sec");
 
-  const json& errors = r.object(root, "", "errors");
-  for (std::size_t c = 0; c < error_class_count; ++c) {
-    out.errors.by_class[c] = r.count(errors, "errors", error_key(static_cast<error_class>(c)));
+  out.errors = read_errors(r, root, "");
+  if (const auto it = root.find("connect_errors"); it != root.end()) {
+    if (!it->is_object()) {
+      r.fail("connect_errors", "expected an object, got " + config::describe(*it));
+    }
+    for (std::size_t c = 0; c < connect_failure_count; ++c) {
+      const char* key = connect_failure_key(static_cast<connect_failure>(c));
+      if (it->contains(key)) out.connect_errors[c] = r.count(*it, "connect_errors", key);
+    }
   }
   if (const auto it = root.find("error_examples"); it != root.end() && it->is_object()) {
     for (std::size_t c = 0; c < error_class_count; ++c) {
@@ -267,7 +388,15 @@ run_result from_json_text(std::string_view text, std::string_view source) {
         r.count(per[i], "fairness.per_connection[" + std::to_string(i) + "]"));
   }
 
-  out.latency = read_histogram(r, root);
+  out.latency = read_histogram(r, r.member(root, "", "histogram"), "histogram");
+  out.service = read_optional_histogram(r, root, "", "service_histogram");
+  out.connect_latency = read_optional_histogram(r, root, "", "connect_histogram");
+  if (const auto it = root.find("timeline"); it != root.end()) {
+    if (!it->is_array()) r.fail("timeline", "expected an array, got " + config::describe(*it));
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      out.timeline.push_back(read_interval(r, (*it)[i], "timeline[" + std::to_string(i) + "]"));
+    }
+  }
   if (out.latency.count() != out.messages) {
     r.fail("histogram.count", "is " + std::to_string(out.latency.count()) + " but messages is " +
                                   std::to_string(out.messages));

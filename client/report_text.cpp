@@ -36,6 +36,8 @@ std::string header(const run_result& r, const json& c) {
   const double rate = config_number(c, "rate");
   std::string mode = rate > 0 ? fmt::format("open loop at {:g} msgs/s", rate) : "closed loop";
   mode += ", pipeline " + config_string(c, "pipeline", "1");
+  const std::string churn = config_string(c, "messages-per-connection", "0");
+  if (churn != "0") mode += ", a new connection every " + churn + " messages";
   std::string shape =
       fmt::format("{}-byte {} messages, expect {}", config_string(c, "size", "?"),
                   config_string(c, "payload", "?"), config_string(c, "expect", "?"));
@@ -43,6 +45,19 @@ std::string header(const run_result& r, const json& c) {
   if (warmup != "0s") shape += ", " + warmup + " warm-up excluded";
   if (c.contains("duration") && messages != "0") shape += ", at most " + messages + " messages";
   out += "  " + mode + "; " + shape + "\n";
+  return out;
+}
+
+std::string distribution(const char* title, const histogram& h) {
+  std::string out = fmt::format("  {}\n", title);
+  const std::pair<const char*, double> rows[] = {
+      {"50%", 50}, {"90%", 90}, {"99%", 99}, {"99.9%", 99.9}, {"99.99%", 99.99}};
+  for (const auto& [label, p] : rows) {
+    out += fmt::format("  {:>7} {:>10}\n", label,
+                       format_latency_ns(static_cast<double>(h.percentile(p))));
+  }
+  out += fmt::format("  {:>7} {:>10}\n", "max", format_latency_ns(static_cast<double>(h.max())));
+  out += fmt::format("  {:>7} {:>10}\n", "mean", format_latency_ns(h.mean()));
   return out;
 }
 
@@ -80,16 +95,27 @@ std::string format_text_report(const run_result& r) {
   if (!config.is_object()) config = json::object();
   std::string out = header(r, config);
 
-  const histogram& h = r.latency;
-  out += "  Latency Distribution\n";
-  const std::pair<const char*, double> rows[] = {
-      {"50%", 50}, {"90%", 90}, {"99%", 99}, {"99.9%", 99.9}, {"99.99%", 99.99}};
-  for (const auto& [label, p] : rows) {
-    out += fmt::format("  {:>7} {:>10}\n", label,
-                       format_latency_ns(static_cast<double>(h.percentile(p))));
+  if (r.open_loop) {
+    out +=
+        distribution("Latency Distribution (corrected: from each message's due time)", r.latency);
+    out += distribution("Service Time (uncorrected: from the actual send)", r.service);
+  } else {
+    out += distribution("Latency Distribution", r.latency);
   }
-  out += fmt::format("  {:>7} {:>10}\n", "max", format_latency_ns(static_cast<double>(h.max())));
-  out += fmt::format("  {:>7} {:>10}\n", "mean", format_latency_ns(h.mean()));
+  const histogram& c = r.connect_latency;
+  if (r.connects == 0) {
+    out += fmt::format("  Connections: {} opened, none in the measured window\n",
+                       r.connections_opened);
+  } else {
+    out += fmt::format(
+        "  Connections: {} opened, {} in the window ({:.2f}/s); connect p50 {}, p99 {}, p99.99 {}, "
+        "max {}\n",
+        r.connections_opened, r.connects, r.connects_per_sec,
+        format_latency_ns(static_cast<double>(c.percentile(50))),
+        format_latency_ns(static_cast<double>(c.percentile(99))),
+        format_latency_ns(static_cast<double>(c.percentile(99.99))),
+        format_latency_ns(static_cast<double>(c.max())));
+  }
 
   const fairness_stats f = fairness_of(r.per_connection);
   out +=
@@ -106,6 +132,15 @@ std::string format_text_report(const run_result& r) {
                           r.errors.by_class[c]);
   }
   out += "Errors: " + errors + "\n";
+  if (r.errors[error_class::connect] > 0) {
+    std::string causes;
+    for (std::size_t k = 0; k < connect_failure_count; ++k) {
+      causes +=
+          fmt::format("{}{} {}", k == 0 ? "" : ", ",
+                      connect_failure_key(static_cast<connect_failure>(k)), r.connect_errors[k]);
+    }
+    out += "  connect errors by cause: " + causes + "\n";
+  }
   for (std::size_t c = 0; c < error_class_count; ++c) {
     if (r.errors.by_class[c] == 0 || r.error_examples[c].empty()) continue;
     out += fmt::format("  first {}: {}\n", error_key(static_cast<error_class>(c)),

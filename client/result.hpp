@@ -10,6 +10,7 @@
 
 #include "client/errors.hpp"
 #include "client/histogram.hpp"
+#include "client/timeline.hpp"
 
 namespace echod::client {
 
@@ -39,25 +40,40 @@ struct run_result {
   std::string backend;     ///< the backend that ran: "io_uring" or "epoll"
 
   unsigned threads = 0;
-  unsigned connections = 0;  ///< connections configured
-  std::uint64_t connections_opened = 0;
-  double duration_s = 0;             ///< the measured window
-  std::uint64_t messages = 0;        ///< replies verified within the window
-  std::uint64_t bytes_sent = 0;      ///< payload bytes of messages sent within the window
-  std::uint64_t bytes_received = 0;  ///< payload bytes of replies verified within the window
+  unsigned connections = 0;              ///< connections configured
+  std::uint64_t connections_opened = 0;  ///< established, warm-up and wind-down included
+  std::uint64_t connects = 0;            ///< established within the window
+  double connects_per_sec = 0;           ///< connects / duration_s
+  double duration_s = 0;                 ///< the measured window
+  std::uint64_t messages = 0;            ///< replies verified within the window
+  std::uint64_t bytes_sent = 0;          ///< payload bytes of messages sent within the window
+  std::uint64_t bytes_received = 0;      ///< payload bytes of replies verified within the window
   double msgs_per_sec = 0;
   double mb_per_sec = 0;  ///< bytes_sent per second / 10^6
 
-  histogram latency;                                          ///< per-message latency, ns
+  bool open_loop = false;     ///< --rate was given
+  histogram latency;          ///< per-message latency, ns (open loop: from the due time, corrected)
+  histogram service;          ///< open loop only: from the actual send (uncorrected), ns
+  histogram connect_latency;  ///< connect start to established, ns, window connects
+  connect_failure_counts connect_errors{};                    ///< the `connect` class, by cause
   error_counts errors;                                        ///< all errors, warm-up included
   std::array<std::string, error_class_count> error_examples;  ///< first message per class
   std::vector<std::uint64_t> per_connection;  ///< verified messages in the window, per connection
+
+  std::vector<interval> timeline;  ///< second by second, all phases, in time order
 
   std::vector<std::string> notes;  ///< hints about the errors, e.g. "ports used up: --source"
   std::vector<run_summary> runs;   ///< the source runs of a merge; empty for a single run
 
   bool ok() const { return errors.total() == 0 && messages > 0; }
 };
+
+/// Sets messages, bytes, latency, service, errors, connections_opened and connects from the
+/// timeline: the measured intervals for the window's figures, all of them for errors and opens.
+void add_timeline_totals(run_result& r);
+
+/// msgs_per_sec, mb_per_sec and connects_per_sec from the counts and duration_s.
+void set_rates(run_result& r);
 
 /// Messages per connection: the least served, the median (nearest rank) and the most served.
 struct fairness_stats {

@@ -11,13 +11,24 @@ packages=(
   wrk curl netcat-openbsd procps
   # loadtest/: the reference servers (nginx, a C epoll loop built with gcc), plots, taskset
   nginx-light gnuplot-nox gcc util-linux
+  # echoload: zlib for --hdr-log; node and npm for the test that decodes that log
+  zlib1g-dev nodejs npm
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# The HdrHistogram log test's decoder (hdr-histogram-js), pinned by its package-lock.json.
+install_test_node_modules() {
+  local dir
+  dir="$(dirname "$0")/../tests/client/hdr"
+  [[ -d $dir/node_modules/hdr-histogram-js ]] || (cd "$dir" && npm ci --no-audit --no-fund --silent)
+}
+if [[ ${#missing[@]} -eq 0 ]]; then
+  install_test_node_modules
+  exit 0
+fi
 
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then
@@ -36,3 +47,4 @@ if [[ ! -e $policy ]]; then
 fi
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_test_node_modules

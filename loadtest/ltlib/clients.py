@@ -68,7 +68,7 @@ ECHOLOAD_ERRORS = ("connect", "timeout", "reset", "short", "mismatch", "other")
 
 
 def echoload_cmd(echoload, port, threads, connections, size, expect, duration, warmup, json_path,
-                 backend=None, pipeline=1):
+                 backend=None, pipeline=1, per_conn=0):
     cmd = [echoload, "-t", str(threads), "-c", str(connections), "-d", duration_arg(duration),
            "--size", str(size), "--expect", expect, "--warmup", duration_arg(warmup),
            "--json", json_path, "--progress", "off"]
@@ -76,6 +76,8 @@ def echoload_cmd(echoload, port, threads, connections, size, expect, duration, w
         cmd += ["--backend", backend]
     if pipeline != 1:
         cmd += ["--pipeline", str(pipeline)]
+    if per_conn:
+        cmd += ["--messages-per-connection", str(per_conn)]
     return cmd + [f"127.0.0.1:{port}"]
 
 
@@ -94,7 +96,8 @@ def echoload_result(json_path):
                 "messages": int(j["messages"]), "duration_s": float(j["duration_s"]),
                 "p50_us": float(lat["p50"]), "p90_us": float(lat["p90"]),
                 "p99_us": float(lat["p99"]), "p999_us": float(lat["p999"]),
-                "max_us": float(lat["max"]), "mean_us": float(lat["mean"]), "errors": errors}
+                "max_us": float(lat["max"]), "mean_us": float(lat["mean"]),
+                "conns_per_sec": float(j.get("connects_per_sec", 0)), "errors": errors}
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"echoload JSON lacks {e}") from None
 

@@ -33,8 +33,8 @@ def echod_cmd(echod, service="upper", backend="auto", processes=1, threads=1, co
 
 
 def build_ref(workdir, src=REF_SRC, libs=()):
-    """Compiles a reference (WORKDIR/<name without .c>) with the system C compiler.
-    Returns (binary, None) or (None, why)."""
+    """Compiles a reference program (a server by default, or ref/echo_client.c) with the system
+    C compiler into workdir, named after its source. Returns (binary, None) or (None, why)."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
         return None, "no C compiler (cc) found"

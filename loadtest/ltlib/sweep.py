@@ -11,8 +11,8 @@ from . import clients, procs, servers
 
 COLUMNS = [
     "kind", "label", "service", "backend", "processes", "threads", "coroutines",
-    "connections", "size_bytes", "client", "client_threads", "duration_s",
-    "msgs_per_sec", "mb_per_sec", "messages", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+    "connections", "size_bytes", "messages_per_connection", "client", "client_threads",
+    "duration_s", "msgs_per_sec", "mb_per_sec", "conns_per_sec", "messages", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
     "mean_us", "errors", "error_detail", "server_cpu_util", "server_cpu_us_per_msg",
     "client_cpu_util", "status", "note",
 ]
@@ -21,20 +21,22 @@ REFS = ("c-epoll", "c-uring")  # the hand-written C loops: ref/epoll_echo.c, ref
 
 
 def setup(kind, service="upper", backend="", processes="", threads="", coroutines="",
-          points=(), label=None, pipeline=1):
-    """pipeline: messages echoload keeps in flight per connection (echoload kinds only)."""
+          points=(), label=None, pipeline=1, per_conn=0):
+    """pipeline: messages echoload keeps in flight per connection (echoload kinds only).
+    per_conn > 0: churn, echoload --messages-per-connection per_conn (the accept path)."""
     if label is None:
         label = kind if kind in REFS + ("nginx",) else \
             f"{kind} {backend} {processes}x{threads}x{coroutines}"
         label += "" if service in ("upper", "http") else f" ({service})"
         label += f" {pipeline} in flight" if pipeline != 1 else ""
+        label += f" churn {per_conn}/conn" if per_conn else ""
     return {"kind": kind, "service": service, "backend": backend, "processes": processes,
             "threads": threads, "coroutines": coroutines, "label": label, "points": list(points),
-            "pipeline": pipeline}
+            "pipeline": pipeline, "per_conn": per_conn}
 
 
 def plan(quick, backends, n_server_cpus):
-    """Quick: 24 cases of ~1.3 s (~35 s). Full: 137 cases of ~4.2 s (about 10 minutes)."""
+    """Quick: 27 cases of ~1.3 s (~40 s). Full: 143 cases of ~4.2 s (about 10 minutes)."""
     if quick:
         tcp = [(c, 64) for c in (1, 16, 64)]
         http = [(c, 0) for c in (1, 16, 64)]
@@ -52,6 +54,12 @@ def plan(quick, backends, n_server_cpus):
     out += [setup("echod", backend=b, processes=p, threads=t, coroutines=c, points=tcp)
             for (b, p, t, c) in extra if b in backends]
     out += [setup(ref, points=tcp) for ref in REFS]
+    # Churn: a new connection per message, so every message pays connect, accept and close:
+    # echod's accept path (what multishot accept should move) beside the C epoll loop's.
+    churn = [(16, 64)] if quick else [(16, 64), (64, 64)]
+    out += [setup("echod", backend=b, processes=1, threads=1, coroutines=4096, points=churn,
+                  per_conn=1) for b in backends]
+    out.append(setup("c-epoll", points=churn, per_conn=1))
     if not quick:  # upper vs echo: what the a-z loop costs, in echod and in plain C
         big = [(c, s) for (c, s) in tcp if s == 4096]
         out.append(setup("echod", "echo", backends[0], 1, 1, 4096, big))
@@ -84,6 +92,7 @@ class Runner:
         row.update({k: s[k] for k in ("kind", "label", "service", "backend", "processes",
                                       "threads", "coroutines")})
         row.update({"connections": conns, "size_bytes": size if s["service"] != "http" else "",
+                    "messages_per_connection": s.get("per_conn") or "",
                     "client": "wrk" if s["service"] == "http" else "echoload",
                     "client_threads": min(len(self.client_cpus or [0]), conns)})
         return row
@@ -162,7 +171,8 @@ class Runner:
             json_path = os.path.join(self.work, tag + ".json")
             cmd = clients.echoload_cmd(self.tools["echoload"], server.port, threads, conns, size,
                                        s["service"], self.duration, self.warmup, json_path,
-                                       pipeline=s.get("pipeline", 1))
+                                       pipeline=s.get("pipeline", 1),
+                                       per_conn=s.get("per_conn", 0))
             warmup = self.warmup
         m = clients.measure(server, procs.pinned(cmd, self.client_cpus), warmup, self.duration,
                             os.path.join(self.work, tag + ".out"))

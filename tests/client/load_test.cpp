@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <numeric>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -13,6 +12,7 @@
 #include "backend_param.hpp"
 #include "client/driver.hpp"
 #include "client/limits.hpp"
+#include "run_checks.hpp"
 #include "test_server.hpp"
 
 namespace echod::client {
@@ -25,33 +25,14 @@ using testing::test_server;
 class load_test : public testing::backend_test {
  protected:
   options base(const test_server& server) const {
-    options o;
-    o.target = server.target();
-    o.backend = io::backend_name(GetParam());
-    o.threads = 2;
+    options o = options_for(server, GetParam());
     o.connections = 8;
     o.duration = 300ms;
     o.duration_set = true;
     o.timeout = 2s;
-    o.progress = "off";
     return o;
   }
 };
-
-std::uint64_t sum(const std::vector<std::uint64_t>& v) {
-  return std::accumulate(v.begin(), v.end(), std::uint64_t{0});
-}
-
-// Every error class's first example and the per-connection counts, for failure messages.
-std::string diagnosis(const run_result& r) {
-  std::string out;
-  for (const std::string& example : r.error_examples) {
-    if (!example.empty()) out += "\n  error: " + example;
-  }
-  out += "\n  messages per connection:";
-  for (const auto n : r.per_connection) out += " " + std::to_string(n);
-  return out;
-}
 
 TEST_P(load_test, a_correct_server_yields_zero_errors) {
   test_server server(GetParam(), server_behaviour::upper);

@@ -23,6 +23,7 @@ struct test_server::state {
   runtime::deadline stall_until{};  // touched on the server thread only
   std::unique_ptr<runtime::scheduler_pool> pool;
   std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> accepted{0};
   mutable std::mutex peers_lock;
   std::set<std::string> peers;
 
@@ -96,6 +97,7 @@ test_server::test_server(io::backend_kind backend, server_behaviour behaviour)
           for (;;) {
             io::stream conn;
             if (s->listener.accept(conn) != 0) return;  // cancelled: the test is over
+            s->accepted.fetch_add(1, std::memory_order_relaxed);
             s->note_peer(conn.fd());
             runtime::scheduler::current()->spawn(
                 [s, c = std::make_shared<io::stream>(std::move(conn))]() mutable {
@@ -124,6 +126,10 @@ namespace echod::testing {
 
 std::uint64_t test_server::bytes_received() const {
   return state_->received.load(std::memory_order_relaxed);
+}
+
+std::uint64_t test_server::connections_accepted() const {
+  return state_->accepted.load(std::memory_order_relaxed);
 }
 
 std::set<std::string> test_server::peers() const {

@@ -38,6 +38,8 @@ class test_server {
 
   /// Bytes read from clients so far.
   std::uint64_t bytes_received() const;
+  /// Connections accepted so far.
+  std::uint64_t connections_accepted() const;
   /// The distinct client IP addresses seen so far ("127.0.0.2").
   std::set<std::string> peers() const;
 
