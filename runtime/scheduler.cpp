@@ -103,6 +103,7 @@ coroutine* scheduler::spawn(std::function<void()> body) {
     c = new coroutine;
   }
   c->stack_ = stacks_.acquire();
+  c->tsan_fiber_ = fiber_switch::create();
   c->body_ = std::move(body);
   c->id_ = next_id_++;
   c->started_ = false;
@@ -124,7 +125,7 @@ void scheduler::entry(coroutine* c) {
   } catch (const ctx::detail::forced_unwind&) {
     // The scheduler is destroying this coroutine: our frames are gone, Boost.Context now jumps
     // back to the scheduler. Never swallowed.
-    fiber_switch::start(nullptr, host_stack_bottom_, host_stack_size_);
+    fiber_switch::start(nullptr, host_stack_bottom_, host_stack_size_, host_tsan_fiber_);
     throw;
   } catch (...) {
     ++uncaught_;
@@ -132,24 +133,28 @@ void scheduler::entry(coroutine* c) {
   }
   c->body_ = nullptr;  // captured state dies here, on the coroutine's own stack
   c->state_ = coroutine::state::finished;
-  fiber_switch::start(nullptr, host_stack_bottom_, host_stack_size_);
+  fiber_switch::start(nullptr, host_stack_bottom_, host_stack_size_, host_tsan_fiber_);
 }
 
 void scheduler::resume(coroutine* c) {
+  host_tsan_fiber_ = fiber_switch::current();
   if (!c->started_) {
     c->started_ = true;
+    // Making a fiber jumps onto its stack and straight back: TSan must count that as c's.
+    fiber_switch::enter(c->tsan_fiber_);
     c->fiber_ =
         ctx::fiber(std::allocator_arg, borrowed_stack{c->stack_}, [this, c](ctx::fiber&& host) {
           c->caller_ = std::move(host);
           entry(c);
           return std::move(c->caller_);
         });
+    fiber_switch::enter(host_tsan_fiber_);
   }
   running_ = c;
   c->state_ = coroutine::state::running;
   set_current_coroutine_stack(c->stack_);
   void* fake_stack = nullptr;
-  fiber_switch::start(&fake_stack, c->stack_.base, c->stack_.size);
+  fiber_switch::start(&fake_stack, c->stack_.base, c->stack_.size, c->tsan_fiber_);
   c->fiber_ = std::move(c->fiber_).resume();
   fiber_switch::finish(fake_stack, nullptr, nullptr);
   set_current_coroutine_stack({});
@@ -160,7 +165,7 @@ void scheduler::resume(coroutine* c) {
 void scheduler::suspend_current() {
   coroutine* c = running_;
   void* fake_stack = nullptr;
-  fiber_switch::start(&fake_stack, host_stack_bottom_, host_stack_size_);
+  fiber_switch::start(&fake_stack, host_stack_bottom_, host_stack_size_, host_tsan_fiber_);
   try {
     c->caller_ = std::move(c->caller_).resume();
   } catch (const ctx::detail::forced_unwind&) {
@@ -173,9 +178,10 @@ void scheduler::suspend_current() {
 void scheduler::unwind(coroutine* c) {
   // ~fiber throws forced_unwind inside the coroutine: its destructors run on its own stack.
   running_ = c;
+  host_tsan_fiber_ = fiber_switch::current();
   set_current_coroutine_stack(c->stack_);
   void* fake_stack = nullptr;
-  fiber_switch::start(&fake_stack, c->stack_.base, c->stack_.size);
+  fiber_switch::start(&fake_stack, c->stack_.base, c->stack_.size, c->tsan_fiber_);
   c->fiber_ = ctx::fiber();
   fiber_switch::finish(fake_stack, nullptr, nullptr);
   set_current_coroutine_stack({});
@@ -194,6 +200,8 @@ void scheduler::finish(coroutine* c) {
   c->body_ = nullptr;
   stacks_.release(c->stack_);
   c->stack_ = {};
+  // A fresh TSan context per run: a finished fiber's shadow stack still holds its last frames.
+  fiber_switch::destroy(std::exchange(c->tsan_fiber_, nullptr));
   --live_;
   free_.push_back(c);
 }
