@@ -11,6 +11,9 @@ packages=(
   wrk curl netcat-openbsd procps
   # loadtest/: the reference servers (nginx, a C epoll loop built with gcc), plots, taskset
   nginx-light gnuplot-nox gcc util-linux
+  # fuzz/ (scripts/fuzz.sh): clang and its compiler-rt, which holds libFuzzer (a Recommends of
+  # clang-14 only, so --no-install-recommends would leave it out)
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# ThreadSanitizer: builds echod with gcc's -fsanitize=thread in build-tsan/ (coroutine switches
+# are annotated, runtime/fiber_switch.hpp) and runs the suites whose code runs on several threads:
+# the scheduler pool and stacks (runtime), the reactors (io), worker threads (server_unit),
+# echoload's load threads and the real echoload binary (client_integration), and the real echod,
+# every worker process built with TSan too (server_integration, server_fault, server_admin).
+# Any TSan report fails the run, from the test binaries or from any echod or echoload they start:
+# each process writes its reports to build-tsan/tsan/report.PID, printed at the end.
+# Usage: scripts/tsan.sh [BUILD_DIR]   (ECHOD_TSAN_TESTS: other `meson test` names to run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+dir=${1:-build-tsan}
+scripts/build.sh "$dir" -Dwerror=true -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=disabled
+reports=$PWD/$dir/tsan
+rm -rf "$reports"
+mkdir -p "$reports"
+# halt_on_error: a race ends the process at once (a worker's race would otherwise be one line in
+# a log nobody reads); second_deadlock_stack: both stacks of a lock-order inversion.
+export TSAN_OPTIONS="log_path=$reports/report halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+# TSan maps its shadow memory at fixed addresses: with the high mmap randomisation of newer
+# kernels (vm.mmap_rnd_bits > 28) gcc 12's runtime fails at start. Without ASLR it always fits;
+# where personality() is not allowed (some containers), run as is.
+run=()
+setarch "$(uname -m)" -R true 2>/dev/null && run=(setarch "$(uname -m)" -R)
+tests=(${ECHOD_TSAN_TESTS:-runtime io server_unit client_integration server_integration server_fault server_admin})
+status=0
+"${run[@]}" meson test -C "$dir" --print-errorlogs --num-processes 2 \
+  --timeout-multiplier "${ECHOD_TIMEOUT_MULTIPLIER:-4}" "${tests[@]}" || status=$?
+python3 scripts/test_summary.py "$dir/meson-logs/testlog.junit.xml" || status=1
+shopt -s nullglob
+found=("$reports"/report.*)
+if [[ ${#found[@]} -gt 0 ]]; then
+  echo "tsan: ${#found[@]} process(es) reported:" >&2
+  for f in "${found[@]}"; do
+    echo "==== $f" >&2
+    head -n 80 "$f" >&2
+  done
+  status=1
+fi
+exit $status
