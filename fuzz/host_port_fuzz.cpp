@@ -15,8 +15,8 @@
 namespace {
 
 [[noreturn]] void fail(std::string_view input, const char* what, const std::string& detail) {
-  std::fprintf(stderr, "host:port \"%.*s\": %s: %s\n", static_cast<int>(input.size()),
-               input.data(), what, detail.c_str());
+  std::fprintf(stderr, "host:port \"%.*s\": %s: %s\n", static_cast<int>(input.size()), input.data(),
+               what, detail.c_str());
   std::abort();
 }
 
@@ -28,8 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto hp = echod::config::parse_host_port(text, &config_why);
   const auto addr = echod::io::address::parse(text, &io_why);
   if (hp.has_value() != addr.has_value()) {
-    fail(text, hp ? "the config check accepts what the listener rejects"
-                  : "the listener accepts what the config check rejects",
+    fail(text,
+         hp ? "the config check accepts what the listener rejects"
+            : "the listener accepts what the config check rejects",
          hp ? io_why : config_why);
   }
   if (!hp) {
