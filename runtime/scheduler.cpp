@@ -125,7 +125,7 @@ void scheduler::entry(coroutine* c) {
   } catch (const ctx::detail::forced_unwind&) {
     // The scheduler is destroying this coroutine: our frames are gone, Boost.Context now jumps
     // back to the scheduler. Never swallowed.
-    fiber_switch::start(nullptr, host_stack_bottom_, host_stack_size_, host_tsan_fiber_);
+    fiber_switch::start(nullptr, host_stack_bottom_, host_stack_size_);
     throw;
   } catch (...) {
     ++uncaught_;
@@ -133,30 +133,29 @@ void scheduler::entry(coroutine* c) {
   }
   c->body_ = nullptr;  // captured state dies here, on the coroutine's own stack
   c->state_ = coroutine::state::finished;
-  fiber_switch::start(nullptr, host_stack_bottom_, host_stack_size_, host_tsan_fiber_);
+  fiber_switch::start(nullptr, host_stack_bottom_, host_stack_size_);
 }
 
 void scheduler::resume(coroutine* c) {
-  host_tsan_fiber_ = fiber_switch::current();
+  // Everything from here to the jump back, on either stack, runs as c for TSan (fiber_switch.hpp).
+  const fiber_switch::tsan_fiber host_tsan = fiber_switch::enter(c->tsan_fiber_);
   if (!c->started_) {
     c->started_ = true;
-    // Making a fiber jumps onto its stack and straight back: TSan must count that as c's.
-    fiber_switch::enter(c->tsan_fiber_);
     c->fiber_ =
         ctx::fiber(std::allocator_arg, borrowed_stack{c->stack_}, [this, c](ctx::fiber&& host) {
           c->caller_ = std::move(host);
           entry(c);
           return std::move(c->caller_);
         });
-    fiber_switch::enter(host_tsan_fiber_);
   }
   running_ = c;
   c->state_ = coroutine::state::running;
   set_current_coroutine_stack(c->stack_);
   void* fake_stack = nullptr;
-  fiber_switch::start(&fake_stack, c->stack_.base, c->stack_.size, c->tsan_fiber_);
+  fiber_switch::start(&fake_stack, c->stack_.base, c->stack_.size);
   c->fiber_ = std::move(c->fiber_).resume();
   fiber_switch::finish(fake_stack, nullptr, nullptr);
+  fiber_switch::enter(host_tsan);
   set_current_coroutine_stack({});
   running_ = nullptr;
   if (c->state_ == coroutine::state::finished) finish(c);
@@ -165,7 +164,7 @@ void scheduler::resume(coroutine* c) {
 void scheduler::suspend_current() {
   coroutine* c = running_;
   void* fake_stack = nullptr;
-  fiber_switch::start(&fake_stack, host_stack_bottom_, host_stack_size_, host_tsan_fiber_);
+  fiber_switch::start(&fake_stack, host_stack_bottom_, host_stack_size_);
   try {
     c->caller_ = std::move(c->caller_).resume();
   } catch (const ctx::detail::forced_unwind&) {
@@ -178,12 +177,13 @@ void scheduler::suspend_current() {
 void scheduler::unwind(coroutine* c) {
   // ~fiber throws forced_unwind inside the coroutine: its destructors run on its own stack.
   running_ = c;
-  host_tsan_fiber_ = fiber_switch::current();
+  const fiber_switch::tsan_fiber host_tsan = fiber_switch::enter(c->tsan_fiber_);
   set_current_coroutine_stack(c->stack_);
   void* fake_stack = nullptr;
-  fiber_switch::start(&fake_stack, c->stack_.base, c->stack_.size, c->tsan_fiber_);
+  fiber_switch::start(&fake_stack, c->stack_.base, c->stack_.size);
   c->fiber_ = ctx::fiber();
   fiber_switch::finish(fake_stack, nullptr, nullptr);
+  fiber_switch::enter(host_tsan);
   set_current_coroutine_stack({});
   running_ = nullptr;
   timers_.remove(c);
@@ -347,10 +347,11 @@ void scheduler::expire(coroutine* c) {
 bool scheduler::cancelled(const coroutine* c) const { return c != nullptr && c->cancel_requested_; }
 
 void scheduler::post(std::function<void()> fn) {
-  {
-    std::lock_guard lock(mailbox_lock_);
-    mailbox_.push_back(std::move(fn));
-  }
+  // The wake-up too is under the lock: the owner runs `fn` only after taking the lock, and `fn`
+  // may be what ends its run() and destroys this scheduler, reactor and eventfd with it. Woken
+  // after the unlock, it could close the fd (and a new socket take its number) while we write.
+  std::lock_guard lock(mailbox_lock_);
+  mailbox_.push_back(std::move(fn));
   mailbox_ready_.store(true, std::memory_order_release);
   io_->interrupt();
 }

@@ -122,7 +122,6 @@ class scheduler {
   std::uint64_t uncaught_ = 0;
   const void* host_stack_bottom_ = nullptr;  ///< the thread's own stack, for ASan's fiber hooks
   std::size_t host_stack_size_ = 0;
-  void* host_tsan_fiber_ = nullptr;  ///< the thread's own TSan context, while a coroutine runs
 
   std::mutex mailbox_lock_;
   std::vector<std::function<void()>> mailbox_;
