@@ -17,7 +17,8 @@ tests=(${ECHOD_TSAN_TESTS:-runtime io server_unit client_integration server_inte
 if [[ ! -f $dir/build.ninja ]]; then
   cxx=clang++
   command -v ccache >/dev/null && cxx="ccache clang++"
-  CXX=$cxx meson setup "$dir" -Dwerror=true -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=disabled \
+  # No -Dwerror: the gcc builds hold warnings to zero, and clang rejects gcc-only pragmas.
+  CXX=$cxx meson setup "$dir" -Db_sanitize=thread -Db_lundef=false -Dbenchmarks=disabled \
     >/dev/null
 fi
 # Only what these tests run (their executables, echod, echoload): the single-threaded suites stay
