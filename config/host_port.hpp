@@ -1,7 +1,8 @@
 // Syntax check of "host:port" addresses in config files ("0.0.0.0:7007", "[::1]:7007", ":7007",
 // "*:7007", "localhost:7007"), so --check-config catches a typo without opening a socket.
-// Numeric hosts only (inet_pton), no DNS. It does not build socket addresses: config/ must not
-// depend on io/, and io::address::parse does that when the listeners are opened.
+// Numeric hosts only (inet_pton), no DNS. The one grammar for host:port in echod:
+// io::address::parse reads this and builds the socket address from it (config/ must not depend on
+// io/).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
-// Socket addresses: parse "host:port", "[v6]:port", ":port" and "*:port"; format them back. Hosts
-// are numeric (no DNS on the data path); "localhost" is accepted as 127.0.0.1.
+// Socket addresses: parse "host:port", "[v6]:port", ":port" and "*:port" (config/host_port.hpp's
+// grammar, the one the config check uses); format them back. Hosts are numeric (no DNS on the
+// data path); "localhost" is accepted as 127.0.0.1.
 #pragma once
 
 #include <netinet/in.h>
@@ -22,7 +23,7 @@ struct address {
   void set_port(int port);
 
   /// Parses "1.2.3.4:80", "[::1]:80", ":80" / "*:80" (all IPv4 interfaces), "localhost:80".
-  /// On failure returns nullopt and, if `error` is given, says why.
+  /// On failure returns nullopt and, if `error` is given, says why (quoting `text`).
   static std::optional<address> parse(std::string_view text, std::string* error = nullptr);
   /// The address a socket is bound to (getsockname), e.g. to learn an ephemeral port.
   static std::optional<address> local_of(int fd);

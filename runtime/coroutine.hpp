@@ -29,6 +29,8 @@ class coroutine {
   boost::context::fiber fiber_;   ///< the coroutine, while it is suspended (empty before it starts)
   boost::context::fiber caller_;  ///< the scheduler, while the coroutine runs
   stack_span stack_;
+  void* tsan_fiber_ =
+      nullptr;  ///< its ThreadSanitizer context (fiber_switch.hpp); null without TSan
   std::uint64_t id_ = 0;
   state state_ = state::ready;
   wake_reason reason_ = wake_reason::woken;

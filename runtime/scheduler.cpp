@@ -102,6 +102,7 @@ coroutine* scheduler::spawn(std::function<void()> body) {
     c = new coroutine;
   }
   c->stack_ = stacks_.acquire();
+  c->tsan_fiber_ = fiber_switch::create();
   c->body_ = std::move(body);
   c->id_ = next_id_++;
   c->started_ = false;
@@ -135,6 +136,8 @@ void scheduler::entry(coroutine* c) {
 }
 
 void scheduler::resume(coroutine* c) {
+  // Everything from here to the jump back, on either stack, runs as c for TSan (fiber_switch.hpp).
+  const fiber_switch::tsan_fiber host_tsan = fiber_switch::enter(c->tsan_fiber_);
   if (!c->started_) {
     c->started_ = true;
     c->fiber_ =
@@ -151,6 +154,7 @@ void scheduler::resume(coroutine* c) {
   fiber_switch::start(&fake_stack, c->stack_.base, c->stack_.size);
   c->fiber_ = std::move(c->fiber_).resume();
   fiber_switch::finish(fake_stack, nullptr, nullptr);
+  fiber_switch::enter(host_tsan);
   set_current_coroutine_stack({});
   running_ = nullptr;
   if (c->state_ == coroutine::state::finished) finish(c);
@@ -172,11 +176,13 @@ void scheduler::suspend_current() {
 void scheduler::unwind(coroutine* c) {
   // ~fiber throws forced_unwind inside the coroutine: its destructors run on its own stack.
   running_ = c;
+  const fiber_switch::tsan_fiber host_tsan = fiber_switch::enter(c->tsan_fiber_);
   set_current_coroutine_stack(c->stack_);
   void* fake_stack = nullptr;
   fiber_switch::start(&fake_stack, c->stack_.base, c->stack_.size);
   c->fiber_ = ctx::fiber();
   fiber_switch::finish(fake_stack, nullptr, nullptr);
+  fiber_switch::enter(host_tsan);
   set_current_coroutine_stack({});
   running_ = nullptr;
   timers_.remove(c);
@@ -193,6 +199,8 @@ void scheduler::finish(coroutine* c) {
   c->body_ = nullptr;
   stacks_.release(c->stack_);
   c->stack_ = {};
+  // A fresh TSan context per run: a finished fiber's shadow stack still holds its last frames.
+  fiber_switch::destroy(std::exchange(c->tsan_fiber_, nullptr));
   --live_;
   free_.push_back(c);
 }
@@ -337,10 +345,11 @@ void scheduler::expire(coroutine* c) {
 bool scheduler::cancelled(const coroutine* c) const { return c != nullptr && c->cancel_requested_; }
 
 void scheduler::post(std::function<void()> fn) {
-  {
-    std::lock_guard lock(mailbox_lock_);
-    mailbox_.push_back(std::move(fn));
-  }
+  // The wake-up too is under the lock: the owner runs `fn` only after taking the lock, and `fn`
+  // may be what ends its run() and destroys this scheduler, reactor and eventfd with it. Woken
+  // after the unlock, it could close the fd (and a new socket take its number) while we write.
+  std::lock_guard lock(mailbox_lock_);
+  mailbox_.push_back(std::move(fn));
   mailbox_ready_.store(true, std::memory_order_release);
   io_->interrupt();
 }

@@ -13,6 +13,9 @@ packages=(
   nginx-light gnuplot-nox gcc util-linux
   # echoload: zlib for --hdr-log; node and npm for the test that decodes that log
   zlib1g-dev nodejs npm
+  # fuzz/ (scripts/fuzz.sh): clang and its compiler-rt, which holds libFuzzer (a Recommends of
+  # clang-14 only, so --no-install-recommends would leave it out)
+  clang libclang-rt-14-dev
 )
 
 missing=()
