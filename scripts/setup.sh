@@ -11,8 +11,8 @@ packages=(
   wrk curl netcat-openbsd procps
   # loadtest/: the reference servers (nginx, a C epoll loop built with gcc), plots, taskset
   nginx-light gnuplot-nox gcc util-linux
-  # echoload: zlib for --hdr-log; node and npm for the test that decodes that log
-  zlib1g-dev nodejs npm
+  # echoload: zlib for --hdr-log (node and npm, for the test that decodes that log: below)
+  zlib1g-dev
   # fuzz/ (scripts/fuzz.sh): clang and its compiler-rt, which holds libFuzzer (a Recommends of
   # clang-14 only, so --no-install-recommends would leave it out)
   clang libclang-rt-14-dev
@@ -22,6 +22,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian's nodejs and npm, unless a node with its own npm is there already (NodeSource's nodejs
+# bundles npm and conflicts with Debian's npm package).
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 # The HdrHistogram log test's decoder (hdr-histogram-js), pinned by its package-lock.json.
 install_test_node_modules() {
   local dir
