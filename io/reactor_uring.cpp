@@ -76,23 +76,26 @@ class uring_reactor final : public reactor {
 
   const char* name() const override { return "io_uring"; }
 
+  // The kernel announces each new connection to one waiting accept only: IORING_OP_ACCEPT waits
+  // on the listener exclusively, oldest waiter first, and every thread of every worker of every
+  // generation waits on the same listener. An accept cancelled after its announcement came but
+  // before its retry ran (a worker retiring or stopping just as a client arrives: the cancel is
+  // submitted before this thread next processes its completions) takes the announcement along,
+  // and the client sits in the backlog, unseen by the other waiters, until another client comes.
+  // So an accept that ends early takes once more, without waiting: by then its wait is off the
+  // queue, so later clients wake other waiters, and one connection covers the one announcement it
+  // can have swallowed. The caller serves it like a connection accepted in time.
   int accept(int listen_fd, deadline until) override {
     const claim c(*this, listen_fd, reading);
     if (c.refused) return c.refused;
-    for (;;) {
-      const int r = perform(
-          [&](io_uring_sqe* sqe) {
-            io_uring_prep_accept(sqe, listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-          },
-          until);
-      if (r == -ECONNABORTED || r == -EINTR) continue;
-      // The listener is non-blocking (its file is shared with epoll workers): wait, then retry.
-      if (r == -EAGAIN) {
-        if (const int w = wait_for(listen_fd, POLLIN, until); w < 0) return w;
-        continue;
-      }
-      return r;
-    }
+    const int r = accept_or_wait(listen_fd, until);
+    if (r != -ECANCELED && r != -ETIMEDOUT) return r;
+    int fd;
+    // The listener is non-blocking: this never waits. The ring's accept flags (no O_NONBLOCK).
+    do {
+      fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+    return fd >= 0 ? fd : r;
   }
 
   int connect(int fd, const sockaddr* to, socklen_t len, deadline until) override {
@@ -187,6 +190,23 @@ class uring_reactor final : public reactor {
     std::uint8_t dir;
     int refused = 0;  ///< -EALREADY (another waits) or -EBADF; 0 when the claim is held
   };
+
+  int accept_or_wait(int listen_fd, deadline until) {
+    for (;;) {
+      const int r = perform(
+          [&](io_uring_sqe* sqe) {
+            io_uring_prep_accept(sqe, listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+          },
+          until);
+      if (r == -ECONNABORTED || r == -EINTR) continue;
+      // The listener is non-blocking (its file is shared with epoll workers): wait, then retry.
+      if (r == -EAGAIN) {
+        if (const int w = wait_for(listen_fd, POLLIN, until); w < 0) return w;
+        continue;
+      }
+      return r;
+    }
+  }
 
   io_uring_sqe* next_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);

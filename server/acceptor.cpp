@@ -4,7 +4,9 @@
 // busy it parks and new clients wait in the kernel backlog, where another thread, worker or the
 // next generation of workers can take them. It stops only when cancelled (retire or stop), and a
 // connection the kernel handed over anyway while the cancel was on its way (io_uring completes
-// accepts asynchronously) is served like any other, never dropped.
+// accepts asynchronously), or that the reactor took from the backlog as the accept ended (one
+// the kernel may have announced to this accept alone: see reactor_uring.cpp), is served like any
+// other, never dropped.
 #include <cerrno>
 #include <chrono>
 

@@ -1,11 +1,15 @@
 // One worker scheduler thread in-process, over each backend: a retiring thread stops accepting but
 // keeps serving its connections, and a client that arrives meanwhile waits in the shared backlog
-// for the next thread (the reload handover, without processes); a closing thread answers what it
-// has read and ends every connection with EOF; on_done fires once the last connection ends.
+// for the next thread (the reload handover, without processes); a client that arrives just as a
+// thread retires is served all the same; a closing thread answers what it has read and ends every
+// connection with EOF; on_done fires once the last connection ends.
 #include "server/worker_thread.hpp"
+
+#include <poll.h>
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -44,8 +48,9 @@ class running_thread {
     if (thread_.joinable()) thread_.join();
   }
 
-  void post(void (worker_thread::*fn)()) {
-    sched_->post([this, fn] { (worker_.*fn)(); });
+  /// Runs `fn` on the thread, e.g. &worker_thread::stop_accepting.
+  void post(std::function<void(worker_thread&)> fn) {
+    sched_->post([this, fn = std::move(fn)] { fn(worker_); });
   }
   bool done() const { return done_; }
   void join() { thread_.join(); }
@@ -98,6 +103,51 @@ TEST_P(worker_thread_test, retiring_serves_open_connections_and_leaves_new_ones_
   EXPECT_TRUE(old_thread->done());
   EXPECT_EQ(old_thread->counters().accepted.load(), 1u);
   EXPECT_EQ(old_thread->counters().closed.load(), 1u);
+  new_thread.post(&worker_thread::begin_closing);
+}
+
+// The reload race, made deterministic: a client arrives while the old thread waits in accept, and
+// the thread retires before it has looked at what the kernel told it. io_uring's accept waits
+// exclusively (each new connection is announced to one waiter only, the oldest: here the old
+// thread), so if its cancelled accept took the announcement along, the new thread would never
+// hear of the client, which would sit in the backlog until another one came.
+TEST_P(worker_thread_test, a_client_arriving_as_the_thread_retires_is_served) {
+  running_thread old_thread(plan_, GetParam());
+  client first(port_);
+  ASSERT_TRUE(first.round_trip("the old thread waits in accept again"));
+  running_thread new_thread(plan_, GetParam());
+  // Time for the new thread to wait in accept too. Only the test's reach depends on it: a new
+  // thread that starts waiting after the client came finds the client in the backlog itself.
+  std::this_thread::sleep_for(100ms);
+
+  // Hold the old thread between two turns while the client connects, then retire it: its
+  // completions (the announcement) are processed only after the cancel is submitted.
+  std::atomic<bool> held{false};
+  std::atomic<bool> connected{false};
+  old_thread.post([&](worker_thread& t) {
+    held = true;
+    while (!connected) std::this_thread::sleep_for(1ms);
+    t.stop_accepting();
+  });
+  while (!held) std::this_thread::sleep_for(1ms);
+  const auto accepted = [&] {
+    return old_thread.counters().accepted.load() + new_thread.counters().accepted.load();
+  };
+  const auto accepted_before = accepted();
+  client late(port_, 5s);
+  // Until the kernel has queued the client (and so announced it), or a thread took it already
+  // (epoll announces it to every thread).
+  for (const auto until = std::chrono::steady_clock::now() + 5s;
+       std::chrono::steady_clock::now() < until && accepted() == accepted_before;) {
+    pollfd queued{listener_.fd(), POLLIN, 0};
+    if (::poll(&queued, 1, 10) == 1) break;
+  }
+  connected = true;
+  EXPECT_TRUE(late.round_trip("served by one thread or the other"));
+
+  late.close();
+  first.close();
+  old_thread.join();
   new_thread.post(&worker_thread::begin_closing);
 }
 
