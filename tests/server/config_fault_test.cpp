@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +20,7 @@
 
 #include "backend_param.hpp"
 #include "echod_harness.hpp"
+#include "regex.hpp"
 
 namespace echod::testing {
 namespace {

@@ -20,11 +20,7 @@
 #include <thread>
 #include <utility>
 
-// GCC 12 reports a false -Wmaybe-uninitialized inside libstdc++'s <regex> under -fsanitize.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <regex>
-#pragma GCC diagnostic pop
+#include "regex.hpp"
 
 namespace echod::testing {
 

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -23,6 +22,7 @@
 #include "backend_param.hpp"
 #include "child_process.hpp"
 #include "echod_harness.hpp"
+#include "regex.hpp"
 
 namespace echod::testing {
 namespace {
