@@ -370,14 +370,19 @@ TEST_P(socket_test, a_thousand_concurrent_echo_connections) {
     GTEST_SKIP() << "needs " << 2 * connections + 100 << " open files, the hard limit is " << limit;
   }
   int verified = 0;
-  listener l;  // outlives the coroutine that opens it: the acceptor still uses it
+  // Both outlive the coroutine that opens them, which ends before the ones it spawns run: the
+  // acceptor uses `l`, the clients `at`. (A local of that coroutine would be a dead frame by then,
+  // one that the TSan runtime's own calls on the same stack overwrite.)
+  listener l;
+  address at;
   run([&] {
     l = listener::open(loopback(), listen_options{.backlog = 2048});
-    const address at = l.local_address();
+    at = l.local_address();
     scheduler::current()->spawn([&] {
       for (int i = 0; i < connections; ++i) {
         auto conn = std::make_shared<stream>();
-        ASSERT_EQ(l.accept(*conn), 0);
+        // A deadline: clients that failed to connect make this a failure, not a hang.
+        ASSERT_EQ(l.accept(*conn, clock::now() + 60s), 0);
         scheduler::current()->spawn([conn] {
           char buf[256];
           for (;;) {
