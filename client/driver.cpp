@@ -122,7 +122,7 @@ payload build_payload(const options& o) {
 run_result run_load(const options& o, const run_hooks& hooks) {
   validate(o);
   std::string why;
-  const auto backend = io::resolve_backend(*io::parse_backend(o.backend), &why);
+  const auto backend = io::resolve_backend(o.backend, &why);
   if (!backend) throw setup_error(why);
 
   const std::size_t connections = o.connections;

@@ -4,11 +4,9 @@
 
 #include <fstream>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "server/cpu_plan.hpp"
-#include "server/services.hpp"
 
 namespace echod::server {
 namespace {
@@ -28,19 +26,10 @@ rlim_t nr_open() {
 
 std::optional<io::backend_kind> check_machine(const config::server_config& cfg,
                                               std::string* error) {
-  if (find_service(cfg.service) == nullptr) {
-    *error = "service: \"" + cfg.service + "\" is not built into this echod";
-    return std::nullopt;
-  }
-  const auto requested = io::parse_backend(cfg.backend);
-  if (!requested) {
-    *error = "backend: unknown backend \"" + cfg.backend + "\"";
-    return std::nullopt;
-  }
-  const auto resolved = io::resolve_backend(*requested, error);
+  const auto resolved = io::resolve_backend(cfg.backend, error);
   if (!resolved) return std::nullopt;
   if (auto why = check_cpus(cfg, allowed_cpus())) {
-    *error = std::move(*why);
+    if (error != nullptr) *error = std::move(*why);
     return std::nullopt;
   }
   return resolved;
@@ -64,10 +53,6 @@ void check_fd_limit(const config::server_config& cfg) {
         static_cast<unsigned long long>(rl.rlim_cur), static_cast<unsigned long long>(fd_overhead),
         static_cast<unsigned long long>(need));
   }
-}
-
-std::string compact_json(const config::server_config& cfg) {
-  return nlohmann::ordered_json::parse(config::to_json(cfg)).dump();
 }
 
 }  // namespace echod::server

@@ -298,10 +298,10 @@ void master::begin_stop(int code, const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
   exit_code_ = code;
-  double longest = 0;
+  config::duration longest{0};
   for (const auto& g : gens_) longest = std::max(longest, g.cfg.shutdown_timeout);
   spdlog::info("stopping ({}): telling {} worker{} to finish (at most {} s)", why, live_workers(),
-               live_workers() == 1 ? "" : "s", longest);
+               live_workers() == 1 ? "" : "s", config::to_seconds(longest));
   const auto now = clock::now();
   for (auto& g : gens_) {
     for (auto& w : g.workers) {
@@ -309,7 +309,7 @@ void master::begin_stop(int code, const std::string& why) {
       if (w.pid <= 0) continue;
       ::kill(w.pid, SIGTERM);
       w.told_to_end = true;
-      w.kill_at = std::min(w.kill_at, now + seconds(g.cfg.shutdown_timeout) + stop_margin);
+      w.kill_at = std::min(w.kill_at, now + g.cfg.shutdown_timeout + stop_margin);
     }
   }
 }
@@ -391,7 +391,7 @@ int run_master(const config_source& source, const config::server_config& cfg) {
   }
 
   spdlog::info("echod {} starting (pid {}): backend {}; config {}", ECHOD_VERSION, getpid(),
-               io::describe_backend(*backend), compact_json(cfg));
+               io::describe_backend(*backend), config::to_json_line(cfg));
   for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
 
   // Block the signals before forking: a worker inherits the mask, so a stop that arrives before

@@ -38,10 +38,6 @@ constexpr std::chrono::seconds retire_margin{2};
 // never been ready: about 1.5 s of back-off, enough to ride out a brief EMFILE or EAGAIN.
 constexpr unsigned max_start_attempts = 5;
 
-inline clock::duration seconds(double s) {
-  return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
-}
-
 inline long long to_ms(clock::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }

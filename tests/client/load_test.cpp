@@ -112,7 +112,7 @@ TEST_P(load_test, a_refused_connection_is_a_connect_error) {
   }
   options o;
   o.target = target;
-  o.backend = io::backend_name(GetParam());
+  o.backend = GetParam();
   o.connections = 4;
   o.progress = "off";
   const run_result r = run_load(o);
@@ -281,7 +281,7 @@ TEST(driver, io_uring_demanded_but_missing_is_a_setup_error) {
   if (io::probe_io_uring().usable) GTEST_SKIP() << "io_uring is available here";
   options o;
   o.target = "127.0.0.1:9";
-  o.backend = "io_uring";
+  o.backend = config::backend_kind::io_uring;
   EXPECT_THROW(run_load(o), setup_error);
 }
 

@@ -68,7 +68,7 @@ TEST(options, an_empty_object_gives_the_documented_defaults) {
   EXPECT_EQ(o.timeout, 5s);
   EXPECT_TRUE(o.source.empty());
   EXPECT_EQ(o.expect, "upper");
-  EXPECT_EQ(o.backend, "auto");
+  EXPECT_EQ(o.backend, config::backend_kind::automatic);
   EXPECT_EQ(o.progress, "auto");
   EXPECT_TRUE(o.time_limited());
 }
@@ -95,7 +95,7 @@ TEST(options, every_key_reads_with_units) {
   EXPECT_EQ(o.timeout, 2s);
   EXPECT_EQ(o.source, (std::vector<std::string>{"127.0.0.2", "127.0.0.3"}));
   EXPECT_EQ(o.expect, "echo");
-  EXPECT_EQ(o.backend, "epoll");
+  EXPECT_EQ(o.backend, config::backend_kind::epoll);
   EXPECT_EQ(o.json, "out.json");
   EXPECT_EQ(o.progress, "off");
 }

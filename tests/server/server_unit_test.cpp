@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/choices.hpp"
 #include "io/address.hpp"
 #include "server/backoff.hpp"
 #include "server/cli.hpp"
@@ -34,6 +35,17 @@ TEST(services, the_table_has_upper_echo_and_http) {
   EXPECT_EQ(find_service("echo")->serve, &serve_echo);
   EXPECT_EQ(find_service("http")->serve, &serve_http);
   EXPECT_EQ(find_service("reverse"), nullptr);
+}
+
+// config's service names (what "service" accepts) and the service table list the same services
+// in the same order, so config::service_kind indexes both and neither list can grow alone.
+TEST(services, the_table_lists_exactly_the_config_service_names_in_order) {
+  const auto& names = config::choice_names<config::service_kind>::names;
+  ASSERT_EQ(services().size(), names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(services()[i].name, names[i]) << i;
+    EXPECT_EQ(find_service(config::name_of(static_cast<config::service_kind>(i))), &services()[i]);
+  }
 }
 
 TEST(services, upper_copy_is_python_bytes_upper_at_every_length_and_offset) {
