@@ -187,11 +187,7 @@ void master::on_signal(int sig) {
         begin_stop(exit_code::ok, std::string("SIG") + sigabbrev_np(sig));
       } else {
         spdlog::warn("SIG{} again: killing the workers now", sigabbrev_np(sig));
-        for (auto& g : gens_) {
-          for (auto& w : g.workers) {
-            if (w.pid > 0) ::kill(w.pid, SIGKILL);
-          }
-        }
+        for (auto& g : gens_) signal_workers(g, SIGKILL, never);
       }
       break;
     case SIGHUP:
@@ -303,14 +299,16 @@ void master::begin_stop(int code, const std::string& why) {
   spdlog::info("stopping ({}): telling {} worker{} to finish (at most {} s)", why, live_workers(),
                live_workers() == 1 ? "" : "s", config::to_seconds(longest));
   const auto now = clock::now();
-  for (auto& g : gens_) {
-    for (auto& w : g.workers) {
-      w.respawn_at = never;
-      if (w.pid <= 0) continue;
-      ::kill(w.pid, SIGTERM);
-      w.told_to_end = true;
-      w.kill_at = std::min(w.kill_at, now + g.cfg.shutdown_timeout + stop_margin);
-    }
+  for (auto& g : gens_) signal_workers(g, SIGTERM, now + g.cfg.shutdown_timeout + stop_margin);
+}
+
+void master::signal_workers(generation& g, int sig, clock::time_point kill_at) {
+  for (auto& w : g.workers) {
+    w.respawn_at = never;
+    if (w.pid <= 0) continue;
+    ::kill(w.pid, sig);
+    w.told_to_end = true;
+    w.kill_at = std::min(w.kill_at, kill_at);
   }
 }
 

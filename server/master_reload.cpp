@@ -100,14 +100,8 @@ void master::abandon_reload(generation& g, const std::string& why) {
 
 void master::retire(generation& g) {
   g.state = gen_state::retiring;
-  const auto kill_at = clock::now() + g.cfg.shutdown_timeout + retire_closing_grace + retire_margin;
-  for (auto& w : g.workers) {
-    w.respawn_at = never;
-    if (w.pid <= 0) continue;
-    ::kill(w.pid, SIGQUIT);
-    w.told_to_end = true;
-    w.kill_at = kill_at;
-  }
+  signal_workers(g, SIGQUIT,
+                 clock::now() + g.cfg.shutdown_timeout + retire_closing_grace + retire_margin);
   spdlog::info("retiring generation {}: its workers finish their connections (at most {} s)", g.id,
                config::to_seconds(g.cfg.shutdown_timeout));
 }

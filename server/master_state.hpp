@@ -111,6 +111,9 @@ class master {
   void abandon_reload(generation& g, const std::string& why);
   void retire(generation& g);
   void begin_stop(int code, const std::string& why);
+  // Tells every worker of `g` to end: sends `sig`, marks it told, never respawns it, and moves its
+  // SIGKILL deadline to `kill_at` if that is sooner (nginx's ngx_signal_worker_processes).
+  void signal_workers(generation& g, int sig, clock::time_point kill_at);
   void drop_finished_generations();
   std::size_t live_workers() const;
   clock::time_point next_deadline() const;
