@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "server/upper.hpp"
+#include "transform/upper.hpp"
 
 namespace echod::server::http {
 namespace {
@@ -68,7 +68,7 @@ void write_ok(std::string& out, const char* body, std::size_t n, bool with_body,
   if (!with_body || n == 0) return;
   const std::size_t at = out.size();
   out.append(body, n);
-  upper_in_place(out.data() + at, n);
+  transform::upper_in_place(out.data() + at, n);
 }
 
 void write_error(std::string& out, int status) {
