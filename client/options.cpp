@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/host_port.hpp"
 #include "config/json_reader.hpp"
 #include "config/units.hpp"
 #include "io/address.hpp"
@@ -92,9 +93,7 @@ void read_source(config::object_reader& r, std::vector<std::string>& out) {
   for (std::size_t i = 0; i < items.size(); ++i) {
     std::string why;
     const std::string& a = items[i];
-    const bool v6 = a.find(':') != std::string::npos;
-    const std::string with_port = (v6 && a.front() != '[' ? "[" + a + "]" : a) + ":0";
-    if (a.empty() || !io::address::parse(with_port, &why)) {
+    if (a.empty() || !io::address::parse(config::with_port(a, 0), &why)) {
       r.errors().fail(paths[i], "\"" + a + "\" is not an IP address (e.g. 127.0.0.2 or ::1)");
     }
   }

@@ -2,10 +2,9 @@
 
 #include <sys/resource.h>
 
-#include <fstream>
-
 #include <spdlog/spdlog.h>
 
+#include "io/fd_limit.hpp"
 #include "server/cpu_plan.hpp"
 
 namespace echod::server {
@@ -13,14 +12,6 @@ namespace {
 
 // Descriptors a worker needs besides its connections: listeners, reactors, eventfds, stdio.
 constexpr rlim_t fd_overhead = 64;
-
-rlim_t nr_open() {
-  // RLIM_INFINITY is not a valid soft limit for files: the kernel caps it at fs.nr_open.
-  std::ifstream f("/proc/sys/fs/nr_open");
-  unsigned long long n = 0;
-  if (f >> n && n > 0) return static_cast<rlim_t>(n);
-  return 1 << 20;
-}
 
 }  // namespace
 
@@ -36,13 +27,9 @@ std::optional<io::backend_kind> check_machine(const config::server_config& cfg,
 }
 
 void check_fd_limit(const config::server_config& cfg) {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rlimit raised = rl;
-    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? nr_open() : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
-  }
+  const auto limits = io::raise_fd_limit();
+  if (!limits) return;
+  const rlimit rl = *limits;
   const rlim_t need =
       static_cast<rlim_t>(config::resolved_threads(cfg)) * cfg.coroutines + fd_overhead;
   if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {

@@ -392,9 +392,8 @@ int run_master(const config_source& source, const config::server_config& cfg) {
                io::describe_backend(*backend), config::to_json_line(cfg));
   for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
 
-  // Block the signals before forking: a worker inherits the mask, so a stop that arrives before
-  // it has set up its own signalfd waits for it instead of killing it.
-  block_signals({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD});
+  // The master's signal_reader blocks its signals before anything is forked: a worker inherits
+  // the mask, so a stop that arrives before it has its own signalfd waits instead of killing it.
   std::unique_ptr<master> m;
   try {
     m = std::make_unique<master>(source, std::move(listeners), std::move(admin), cfg.admin);

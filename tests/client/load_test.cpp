@@ -13,6 +13,7 @@
 #include "client/driver.hpp"
 #include "client/limits.hpp"
 #include "run_checks.hpp"
+#include "temp_file.hpp"
 #include "test_server.hpp"
 
 namespace echod::client {
@@ -293,13 +294,10 @@ TEST(driver, an_unreadable_payload_file_is_a_setup_error) {
 }
 
 TEST(driver, a_file_payload_with_a_different_size_is_a_setup_error) {
-  char name[] = "/tmp/echoload-payload-XXXXXX";
-  const int fd = mkstemp(name);
-  ASSERT_EQ(::write(fd, "hello", 5), 5);
-  ::close(fd);
+  const testing::temp_file file("hello");
   options o;
   o.target = "127.0.0.1:9";
-  o.payload = std::string("file:") + name;
+  o.payload = "file:" + file.path();
   o.size = 64;
   o.size_set = true;
   try {
@@ -308,7 +306,6 @@ TEST(driver, a_file_payload_with_a_different_size_is_a_setup_error) {
   } catch (const setup_error& e) {
     EXPECT_NE(std::string(e.what()).find("which is 5 bytes"), std::string::npos) << e.what();
   }
-  std::remove(name);
 }
 
 }  // namespace

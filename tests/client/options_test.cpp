@@ -11,11 +11,13 @@
 
 #include "client/cli.hpp"
 #include "config/config_error.hpp"
+#include "temp_file.hpp"
 
 namespace echod::client {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::temp_file;
 
 std::string read_error(const std::string& json_text) {
   options o;
@@ -26,24 +28,6 @@ std::string read_error(const std::string& json_text) {
   }
   return "(no error)";
 }
-
-// A config file in the test's temporary directory, removed afterwards.
-class temp_file {
- public:
-  explicit temp_file(const std::string& text) {
-    char name[] = "/tmp/echoload-options-XXXXXX";
-    const int fd = mkstemp(name);
-    path_ = name;
-    const auto written = ::write(fd, text.data(), text.size());
-    EXPECT_EQ(written, static_cast<ssize_t>(text.size()));
-    ::close(fd);
-  }
-  ~temp_file() { std::remove(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 command_line parse(std::vector<std::string> args) {
   args.insert(args.begin(), "echoload");
