@@ -1,5 +1,5 @@
 // The uppercase transform on the message sizes echod sees (64 B, 4 KiB, 64 KiB): the vectorised
-// server::upper_copy against the plain byte-at-a-time loop it replaced, in bytes per second.
+// transform::upper_copy against the plain byte-at-a-time loop it replaced, in bytes per second.
 // Run by hand (build/bench/echod_bench --benchmark_filter=upper); figures depend on the machine.
 #include <cstddef>
 #include <cstdint>
@@ -7,7 +7,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "server/upper.hpp"
+#include "transform/upper.hpp"
 
 namespace {
 
@@ -45,7 +45,7 @@ void bm_upper(benchmark::State& state) {
 }
 
 void upper_vector(char* dst, const char* src, std::size_t n) {
-  echod::server::upper_copy(dst, src, n);
+  echod::transform::upper_copy(dst, src, n);
 }
 
 BENCHMARK(bm_upper<upper_vector>)->Name("upper_copy")->Arg(64)->Arg(4096)->Arg(65536);

@@ -14,6 +14,7 @@
 #include "client/limits.hpp"
 #include "client/machine.hpp"
 #include "client/payload.hpp"
+#include "config/host_port.hpp"
 #include "io/backend.hpp"
 #include "runtime/scheduler_pool.hpp"
 
@@ -28,8 +29,7 @@ using runtime::deadline;
 std::size_t reserved_files(std::size_t threads) { return 16 + 2 * threads; }
 
 io::address source_address(const std::string& ip) {
-  const bool v6 = ip.find(':') != std::string::npos && ip.front() != '[';
-  return *io::address::parse((v6 ? "[" + ip + "]" : ip) + ":0");
+  return *io::address::parse(config::with_port(ip, 0));
 }
 
 // Counts connections down to zero; the calling thread waits on it. One lock per connection's
@@ -122,7 +122,7 @@ payload build_payload(const options& o) {
 run_result run_load(const options& o, const run_hooks& hooks) {
   validate(o);
   std::string why;
-  const auto backend = io::resolve_backend(*io::parse_backend(o.backend), &why);
+  const auto backend = io::resolve_backend(o.backend, &why);
   if (!backend) throw setup_error(why);
 
   const std::size_t connections = o.connections;

@@ -5,6 +5,8 @@
 
 #include <fstream>
 
+#include "io/fd_limit.hpp"
+
 namespace echod::client {
 namespace {
 
@@ -15,13 +17,9 @@ std::string limit_text(rlim_t v) {
 }  // namespace
 
 std::optional<std::string> check_open_files(std::size_t connections, std::size_t reserve) {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return std::nullopt;  // nothing known: just try
-  if (lim.rlim_cur < lim.rlim_max) {
-    rlimit raised = lim;
-    raised.rlim_cur = lim.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
-  }
+  const auto limits = io::raise_fd_limit();
+  if (!limits) return std::nullopt;  // nothing known: just try
+  const rlimit lim = *limits;
   const std::size_t need = connections + reserve;
   if (lim.rlim_cur == RLIM_INFINITY || need <= lim.rlim_cur) return std::nullopt;
   return std::to_string(connections) + " connections need " + std::to_string(connections) +

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/host_port.hpp"
 #include "config/json_reader.hpp"
 #include "config/units.hpp"
 #include "io/address.hpp"
@@ -20,10 +21,6 @@ using ordered_json = nlohmann::ordered_json;
 // A year: far beyond any useful test, and well inside int64 nanoseconds.
 constexpr double max_seconds = 365.0 * 24 * 3600;
 constexpr double max_rate = 1e9;  // messages (or connections) per second
-
-std::chrono::nanoseconds to_duration(double seconds) {
-  return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(seconds * 1e9)));
-}
 
 // Durations print as "10s"; whole numbers print as 10, not 10.0.
 ordered_json seconds_value(std::chrono::nanoseconds d) { return config::format_duration(d); }
@@ -51,10 +48,8 @@ void read_number(config::object_reader& r, std::string_view key, double& out, do
 
 void read_duration(config::object_reader& r, std::string_view key, std::chrono::nanoseconds& out,
                    bool zero_allowed, bool* set = nullptr) {
-  double seconds = -1;
-  r.read_seconds(key, seconds, 0, max_seconds, zero_allowed);
-  if (seconds < 0) return;
-  out = to_duration(seconds);
+  if (r.find(key) == nullptr) return;
+  r.read_duration(key, out, 0, max_seconds, zero_allowed);
   if (set != nullptr) *set = true;
 }
 
@@ -98,9 +93,7 @@ void read_source(config::object_reader& r, std::vector<std::string>& out) {
   for (std::size_t i = 0; i < items.size(); ++i) {
     std::string why;
     const std::string& a = items[i];
-    const bool v6 = a.find(':') != std::string::npos;
-    const std::string with_port = (v6 && a.front() != '[' ? "[" + a + "]" : a) + ":0";
-    if (a.empty() || !io::address::parse(with_port, &why)) {
+    if (a.empty() || !io::address::parse(config::with_port(a, 0), &why)) {
       r.errors().fail(paths[i], "\"" + a + "\" is not an IP address (e.g. 127.0.0.2 or ::1)");
     }
   }
@@ -173,7 +166,7 @@ void read_options(std::string_view json_text, std::string_view source, options& 
   read_duration(r, "timeout", o.timeout, false);
   read_source(r, o.source);
   r.read_enum("expect", o.expect, {"upper", "echo"});
-  r.read_enum("backend", o.backend, {"auto", "io_uring", "epoll"});
+  r.read_choice("backend", o.backend);
   r.read_string("json", o.json);
   r.read_string("hdr-log", o.hdr_log);
   r.read_enum("progress", o.progress, {"auto", "on", "off"});
@@ -225,7 +218,7 @@ std::string options_to_json(const options& o, int indent) {
   j["timeout"] = seconds_value(o.timeout);
   j["source"] = o.source;
   j["expect"] = o.expect;
-  j["backend"] = o.backend;
+  j["backend"] = config::name_of(o.backend);
   return j.dump(indent, ' ', false, ordered_json::error_handler_t::replace);
 }
 

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/choices.hpp"
 #include "config/config_error.hpp"
 
 namespace echod::client {
@@ -41,10 +42,10 @@ struct options {
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);  ///< per reply (and connect)
   std::vector<std::string> source;  ///< source IP addresses, round-robin over connections
   std::string expect = "upper";     ///< "upper" | "echo"
-  std::string backend = "auto";     ///< "auto" | "io_uring" | "epoll"
-  std::string json;                 ///< write the JSON report here ("" = none)
-  std::string hdr_log;              ///< write an HdrHistogram interval log here ("" = none)
-  std::string progress = "auto";    ///< "auto" | "on" | "off"
+  config::backend_kind backend = config::backend_kind::automatic;
+  std::string json;               ///< write the JSON report here ("" = none)
+  std::string hdr_log;            ///< write an HdrHistogram interval log here ("" = none)
+  std::string progress = "auto";  ///< "auto" | "on" | "off"
 
   /// The run's time limit: `duration` unless only --messages was given.
   bool time_limited() const { return duration_set || messages == 0; }

@@ -1,14 +1,13 @@
 // Payload generation (see payload.hpp).
 #include "client/payload.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <stdexcept>
-
-#include "server/upper.hpp"
 
 namespace echod::client {
 namespace {
@@ -31,6 +30,10 @@ std::vector<char> read_file(const std::string& path) {
   if (bytes.empty()) throw std::runtime_error("--payload file:" + path + ": the file is empty");
   return bytes;
 }
+
+// Python's bytes.upper(), a byte at a time: echoload's own definition of the reply, deliberately
+// not echod's vectorised transform/upper.hpp, which is what it checks.
+char upper_byte(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 
 }  // namespace
 
@@ -55,7 +58,7 @@ payload payload::make(const std::string& kind, std::size_t size, transform expec
   }
   p.expected_.resize(p.messages_.size());
   if (expect == transform::upper) {
-    server::upper_copy(p.expected_.data(), p.messages_.data(), p.messages_.size());
+    std::transform(p.messages_.begin(), p.messages_.end(), p.expected_.begin(), upper_byte);
   } else {
     std::memcpy(p.expected_.data(), p.messages_.data(), p.messages_.size());
   }

@@ -1,9 +1,10 @@
 // The bytes echoload sends and the bytes it must get back. Built once before the run and shared
 // read-only by every thread: a pool of message bytes and the same pool passed through the
-// service's transform (server::upper_copy for --expect upper), so checking a reply is a memcmp
-// against a precomputed buffer with no allocation per message. Message k of a connection starts
-// at offset (k mod variants) in the pool, so consecutive messages differ and a server that
-// replays, reorders or mixes up replies is caught; a file payload is sent as is (one variant).
+// service's transform (for --expect upper, echoload's own scalar bytes.upper()), so checking a
+// reply is a memcmp against a precomputed buffer with no allocation per message. Message k of a
+// connection starts at offset (k mod variants) in the pool, so consecutive messages differ and a
+// server that replays, reorders or mixes up replies is caught; a file payload is sent as is (one
+// variant).
 #pragma once
 
 #include <cstddef>

@@ -49,10 +49,13 @@ std::optional<std::string> canonical_ip(int family, std::string_view host) {
 
 }  // namespace
 
-std::string host_port::canonical() const {
-  const std::string p = std::to_string(port);
-  return ipv6 ? "[" + host + "]:" + p : host + ":" + p;
+std::string with_port(std::string_view host, std::uint16_t port) {
+  const bool bare_v6 = host.find(':') != std::string_view::npos && host.front() != '[';
+  std::string out = bare_v6 ? "[" + std::string(host) + "]" : std::string(host);
+  return out + ":" + std::to_string(port);
 }
+
+std::string host_port::canonical() const { return with_port(host, port); }
 
 std::optional<host_port> parse_host_port(std::string_view text, std::string* why) {
   const std::string generic =

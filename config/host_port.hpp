@@ -24,6 +24,9 @@ struct host_port {
   std::string canonical() const;
 };
 
+/// "host:port", with `host` in brackets when it is an IPv6 address not yet in them ("[::1]:0").
+std::string with_port(std::string_view host, std::uint16_t port);
+
 /// Parses `text`; on failure returns nullopt and, if `why` is given, sets it to a reason that
 /// quotes `text`, e.g. `expected "host:port" (e.g. "0.0.0.0:7007" or "[::1]:7007"), got "foo"`.
 /// Port 0 (ephemeral) is accepted.

@@ -136,7 +136,7 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-std::string join(std::initializer_list<std::string_view> items) {
+std::string join(std::span<const std::string_view> items) {
   return join(std::vector<std::string>(items.begin(), items.end()));
 }
 
@@ -426,16 +426,20 @@ void object_reader::read_string(std::string_view key, std::string& out) {
 
 void object_reader::read_enum(std::string_view key, std::string& out,
                               std::initializer_list<std::string_view> choices) {
+  if (const auto i = choice_index(key, choices)) out = std::data(choices)[*i];
+}
+
+std::optional<std::size_t> object_reader::choice_index(std::string_view key,
+                                                       std::span<const std::string_view> choices) {
   const json* v = find(key);
-  if (v == nullptr) return;
+  if (v == nullptr) return std::nullopt;
   if (!v->is_string()) {
     fail(key, "expected a string (one of " + join(choices) + "), got " + describe(*v));
   }
   const auto& text = v->get_ref<const std::string&>();
-  if (std::find(choices.begin(), choices.end(), text) == choices.end()) {
-    fail(key, "must be one of " + join(choices) + ", got " + brief(*v));
-  }
-  out = text;
+  const auto at = std::find(choices.begin(), choices.end(), text);
+  if (at == choices.end()) fail(key, "must be one of " + join(choices) + ", got " + brief(*v));
+  return static_cast<std::size_t>(at - choices.begin());
 }
 
 std::optional<std::uint64_t> object_reader::uint_field(std::string_view key, std::uint64_t lo,
@@ -508,6 +512,14 @@ void object_reader::read_seconds(std::string_view key, double& out, double lo, d
                   format_number(hi) + " seconds, got " + brief(*v));
   }
   out = seconds;
+}
+
+void object_reader::read_duration(std::string_view key, std::chrono::nanoseconds& out, double lo,
+                                  double hi, bool lo_inclusive) {
+  double seconds = 0;
+  if (find(key) == nullptr) return;
+  read_seconds(key, seconds, lo, hi, lo_inclusive);
+  out = std::chrono::nanoseconds(std::llround(seconds * 1e9));
 }
 
 void object_reader::finish() {

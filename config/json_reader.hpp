@@ -6,11 +6,13 @@
 // pulls in nlohmann/json_fwd.hpp, and code that just uses a config struct needs none of it.
 #pragma once
 
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +20,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "config/choices.hpp"
 #include "config/config_error.hpp"
 
 namespace echod::config {
@@ -106,6 +109,11 @@ class object_reader {
   /// A string that must be one of `choices`.
   void read_enum(std::string_view key, std::string& out,
                  std::initializer_list<std::string_view> choices);
+  /// One of config/choices.hpp's names, as its enumerator.
+  template <class E>
+  void read_choice(std::string_view key, E& out) {
+    if (const auto i = choice_index(key, choice_names<E>::names)) out = static_cast<E>(*i);
+  }
   /// An integer in [lo, hi].
   template <std::unsigned_integral T>
   void read_uint(std::string_view key, T& out, std::uint64_t lo, std::uint64_t hi) {
@@ -121,11 +129,17 @@ class object_reader {
   /// Seconds in [lo, hi] (or (lo, hi] when !lo_inclusive): a number or a string parse_duration
   /// accepts ("500ms").
   void read_seconds(std::string_view key, double& out, double lo, double hi, bool lo_inclusive);
+  /// read_seconds, as a duration rounded to the nearest nanosecond.
+  void read_duration(std::string_view key, std::chrono::nanoseconds& out, double lo, double hi,
+                     bool lo_inclusive);
 
   /// Throws for the first member that no read registered: "PATH: unknown key (known: a, b)".
   void finish();
 
  private:
+  // The index in `choices` of the string at `key`, or nullopt when absent.
+  std::optional<std::size_t> choice_index(std::string_view key,
+                                          std::span<const std::string_view> choices);
   std::optional<std::uint64_t> uint_field(std::string_view key, std::uint64_t lo, std::uint64_t hi,
                                           bool allow_auto);
 

@@ -147,10 +147,10 @@ void read_cpu_affinity(object_reader& r, cpu_affinity_mode& mode, std::vector<in
 
 // The HTTP deadlines (header, body, keep-alive): see http_limits.
 void read_http_deadlines(object_reader& h, http_limits& http) {
-  h.read_seconds("header_timeout", http.header_timeout, 0, max_timeout_seconds, true);
-  h.read_seconds("body_timeout", http.body_timeout, 0, max_timeout_seconds, true);
+  h.read_duration("header_timeout", http.header_timeout, 0, max_timeout_seconds, true);
+  h.read_duration("body_timeout", http.body_timeout, 0, max_timeout_seconds, true);
   h.read_size("body_min_rate", http.body_min_rate, 0, 1 << 30);
-  h.read_seconds("keepalive_timeout", http.keepalive_timeout, 0, max_timeout_seconds, false);
+  h.read_duration("keepalive_timeout", http.keepalive_timeout, 0, max_timeout_seconds, false);
 }
 
 void read_http(object_reader& r, http_limits& http) {
@@ -170,7 +170,7 @@ void read_overload(object_reader& r, overload_policy& o) {
   object_reader h(*v, r.path_of("overload"), r.errors());
   h.read_bool("enabled", o.enabled);
   h.read_uint("threshold_percent", o.threshold_percent, 1, 100);
-  h.read_seconds("idle_grace", o.idle_grace, 0, max_timeout_seconds, true);
+  h.read_duration("idle_grace", o.idle_grace, 0, max_timeout_seconds, true);
   h.finish();
 }
 
@@ -179,7 +179,8 @@ bool is_power_of_two(unsigned n) { return n != 0 && (n & (n - 1)) == 0; }
 json auto_or_count(unsigned n) { return n == 0 ? json("auto") : json(n); }
 
 // 300, not 300.0; fractions stay exact (nlohmann prints the shortest round-tripping form).
-json seconds(double value) {
+json seconds(duration d) {
+  const double value = to_seconds(d);
   if (std::floor(value) == value && value >= 0 && value < 9007199254740992.0) {
     return json(static_cast<std::uint64_t>(value));
   }
@@ -200,15 +201,15 @@ server_config parse_server_config(std::string_view json_text, std::string_view s
   server_config c;
   object_reader r(root, "", errors);
   read_listen(r, c.listen);
-  r.read_enum("service", c.service, {"upper", "echo", "http"});
-  r.read_enum("backend", c.backend, {"auto", "io_uring", "epoll"});
+  r.read_choice("service", c.service);
+  r.read_choice("backend", c.backend);
   r.read_uint_or_auto("processes", c.processes, 1, 256);
   r.read_uint_or_auto("threads", c.threads, 1, 256);
   r.read_uint("coroutines", c.coroutines, 1, 1'000'000);
   r.read_size("stack_size", c.stack_size, 16 << 10, 64 << 20);
   r.read_size("buffer_size", c.buffer_size, 512, 16 << 20);
-  r.read_seconds("idle_timeout", c.idle_timeout, 0, max_timeout_seconds, true);
-  r.read_seconds("shutdown_timeout", c.shutdown_timeout, 0, max_timeout_seconds, false);
+  r.read_duration("idle_timeout", c.idle_timeout, 0, max_timeout_seconds, true);
+  r.read_duration("shutdown_timeout", c.shutdown_timeout, 0, max_timeout_seconds, false);
   r.read_uint("backlog", c.backlog, 1, 65535);
   r.read_bool("tcp_nodelay", c.tcp_nodelay);
   r.read_uint("io_uring_entries", c.io_uring_entries, 8, 32768);
@@ -217,7 +218,7 @@ server_config parse_server_config(std::string_view json_text, std::string_view s
     r.fail("io_uring_entries", "must be a power of two, got " + std::to_string(c.io_uring_entries));
   }
   read_cpu_affinity(r, c.cpu_affinity, c.cpus);
-  r.read_enum("log_level", c.log_level, {"trace", "debug", "info", "warn", "error", "off"});
+  r.read_choice("log_level", c.log_level);
   read_http(r, c.http);
   read_overload(r, c.overload);
   read_admin(r, c.listen, c.admin);
@@ -232,13 +233,15 @@ server_config load_server_config(const std::string& path,
   return parse_server_config(read_text_file(path), path, overrides);
 }
 
-std::string to_json(const server_config& c) {
-  // ordered_json keeps declaration order; plain json would sort the keys.
+namespace {
+
+// ordered_json keeps declaration order; plain json would sort the keys.
+nlohmann::ordered_json ordered(const server_config& c) {
   nlohmann::ordered_json j;
   j["listen"] = c.listen.size() == 1 ? nlohmann::ordered_json(c.listen.front())
                                      : nlohmann::ordered_json(c.listen);
-  j["service"] = c.service;
-  j["backend"] = c.backend;
+  j["service"] = name_of(c.service);
+  j["backend"] = name_of(c.backend);
   j["processes"] = auto_or_count(c.processes);
   j["threads"] = auto_or_count(c.threads);
   j["coroutines"] = c.coroutines;
@@ -260,7 +263,7 @@ std::string to_json(const server_config& c) {
       j["cpu_affinity"] = c.cpus;
       break;
   }
-  j["log_level"] = c.log_level;
+  j["log_level"] = name_of(c.log_level);
   j["http"]["max_header_bytes"] = format_size(c.http.max_header_bytes);
   j["http"]["max_body_bytes"] = format_size(c.http.max_body_bytes);
   j["http"]["header_timeout"] = seconds(c.http.header_timeout);
@@ -271,7 +274,17 @@ std::string to_json(const server_config& c) {
   j["overload"]["threshold_percent"] = c.overload.threshold_percent;
   j["overload"]["idle_grace"] = seconds(c.overload.idle_grace);
   j["admin"] = c.admin.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.admin);
-  return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return j;
+}
+
+}  // namespace
+
+std::string to_json(const server_config& c) {
+  return ordered(c).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string to_json_line(const server_config& c) {
+  return ordered(c).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 unsigned resolved_processes(const server_config& c) {

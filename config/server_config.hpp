@@ -5,26 +5,32 @@
 // Deliberately free of nlohmann/json: parsing lives in server_config.cpp.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "config/choices.hpp"
 #include "config/config_error.hpp"
 
 namespace echod::config {
 
 enum class cpu_affinity_mode { none, automatic, list };
 
+/// Timeouts: nanoseconds, the runtime clock's own unit. The file gives seconds or "500ms".
+using duration = std::chrono::nanoseconds;
+
 struct http_limits {
   std::uint64_t max_header_bytes = 8192;   // request line + headers; 256B..1MiB
   std::uint64_t max_body_bytes = 1 << 20;  // Content-Length limit; 0..1GiB
 
-  // Deadlines a slow client cannot stretch (seconds; 0 = none, except keepalive_timeout > 0).
-  double header_timeout = 30;          // request line + headers, from the request's first byte
-  double body_timeout = 30;            // the body, from the end of the head ...
+  // Deadlines a slow client cannot stretch (0 = none, except keepalive_timeout > 0).
+  duration header_timeout =
+      std::chrono::seconds(30);  // request line + headers, from the request's first byte
+  duration body_timeout = std::chrono::seconds(30);  // the body, from the end of the head ...
   std::uint64_t body_min_rate = 1024;  // ... plus 1 s per this many body bytes received
-  double keepalive_timeout = 75;       // between requests (after a response)
+  duration keepalive_timeout = std::chrono::seconds(75);  // between requests (after a response)
 
   bool operator==(const http_limits&) const = default;
 };
@@ -33,8 +39,8 @@ struct http_limits {
 /// idle_grace are closed, oldest first, so that a new client always gets a slot.
 struct overload_policy {
   bool enabled = true;
-  unsigned threshold_percent = 90;  // of `coroutines`; 1..100
-  double idle_grace = 1;            // seconds without input; 0..31536000
+  unsigned threshold_percent = 90;                // of `coroutines`; 1..100
+  duration idle_grace = std::chrono::seconds(1);  // without input; 0..1 year
 
   bool operator==(const overload_policy&) const = default;
 };
@@ -43,21 +49,21 @@ struct overload_policy {
 /// See config/FIELDS.md for every field's JSON type and range.
 struct server_config {
   std::vector<std::string> listen{"0.0.0.0:7007"};  // "host:port" each; non-empty, no duplicates
-  std::string service = "upper";                    // "upper" | "echo" | "http"
-  std::string backend = "auto";                     // "auto" | "io_uring" | "epoll"
-  unsigned processes = 0;                           // 1..256; 0 = "auto": one per online CPU
-  unsigned threads = 1;                             // per process; 1..256; 0 = "auto"
+  service_kind service = service_kind::upper;
+  backend_kind backend = backend_kind::automatic;
+  unsigned processes = 0;      // 1..256; 0 = "auto": one per online CPU
+  unsigned threads = 1;        // per process; 1..256; 0 = "auto"
   unsigned coroutines = 4096;  // per thread: bound on connections one scheduler serves; 1..1e6
   std::uint64_t stack_size = 64 * 1024;   // per coroutine; 16KiB..64MiB
   std::uint64_t buffer_size = 64 * 1024;  // per-connection read buffer (heap); 512B..16MiB
-  double idle_timeout = 300;              // seconds; >= 0; 0 = never close idle connections
-  double shutdown_timeout = 10;           // seconds; > 0; graceful stop / reload drain limit
-  unsigned backlog = 4096;                // listen(2) backlog; 1..65535
+  duration idle_timeout = std::chrono::seconds(300);     // >= 0; 0 = never close idle connections
+  duration shutdown_timeout = std::chrono::seconds(10);  // > 0; graceful stop / reload drain limit
+  unsigned backlog = 4096;                               // listen(2) backlog; 1..65535
   bool tcp_nodelay = true;
   unsigned io_uring_entries = 1024;  // submission queue size; power of two, 8..32768
   cpu_affinity_mode cpu_affinity = cpu_affinity_mode::none;
   std::vector<int> cpus;  // the CPU ids when cpu_affinity == list (non-empty, distinct, 0..1023)
-  std::string log_level = "info";  // trace | debug | info | warn | error | off
+  config::log_level log_level = config::log_level::info;
   http_limits http;
   overload_policy overload;
   std::string admin;  // the master's metrics/health endpoint, "host:port"; "" = disabled
@@ -79,6 +85,11 @@ server_config load_server_config(const std::string& path,
 /// Every field, pretty-printed with 2-space indents, in declaration order (what --print-config
 /// shows). Sizes print as "64KiB", timeouts as seconds. Parses back to an equal config.
 std::string to_json(const server_config& config);
+/// The same on one line, for the log.
+std::string to_json_line(const server_config& config);
+
+/// A duration as (fractional) seconds, the unit the config file and the log use.
+inline double to_seconds(duration d) { return std::chrono::duration<double>(d).count(); }
 
 /// `processes` / `threads` with "auto" (0) replaced by std::thread::hardware_concurrency(),
 /// at least 1.

@@ -53,12 +53,12 @@ std::string address::to_string() const {
   if (family() == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, text,
               sizeof text);
-    return std::string(text) + ":" + std::to_string(port());
+    return config::with_port(text, static_cast<std::uint16_t>(port()));
   }
   if (family() == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, text,
               sizeof text);
-    return "[" + std::string(text) + "]:" + std::to_string(port());
+    return config::with_port(text, static_cast<std::uint16_t>(port()));
   }
   return "(unknown address family)";
 }

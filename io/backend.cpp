@@ -13,25 +13,6 @@ reactor& reactor::current() {
   return static_cast<reactor&>(runtime::scheduler::current()->io());
 }
 
-std::optional<backend_kind> parse_backend(std::string_view name) {
-  if (name == "auto") return backend_kind::automatic;
-  if (name == "io_uring") return backend_kind::io_uring;
-  if (name == "epoll") return backend_kind::epoll;
-  return std::nullopt;
-}
-
-const char* backend_name(backend_kind kind) {
-  switch (kind) {
-    case backend_kind::automatic:
-      return "auto";
-    case backend_kind::io_uring:
-      return "io_uring";
-    case backend_kind::epoll:
-      return "epoll";
-  }
-  return "?";
-}
-
 const io_uring_probe& probe_io_uring() {
   static const io_uring_probe probe = [] {
 #if ECHOD_HAVE_IO_URING

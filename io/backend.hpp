@@ -6,18 +6,18 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "config/choices.hpp"
 #include "io/reactor.hpp"
 
 namespace echod::io {
 
-enum class backend_kind { automatic, io_uring, epoll };
+/// The choice and its names are config's (config/choices.hpp): one list for both config files.
+using config::backend_kind;
 
-std::optional<backend_kind> parse_backend(
-    std::string_view name);  ///< "auto" | "io_uring" | "epoll"
-const char* backend_name(backend_kind kind);
+/// "auto" | "io_uring" | "epoll", as a C string for the many places that concatenate it.
+inline const char* backend_name(backend_kind kind) { return config::name_of(kind).data(); }
 
 struct reactor_options {
   unsigned ring_entries = 1024;  ///< io_uring submission queue size

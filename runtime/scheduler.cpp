@@ -192,8 +192,7 @@ void scheduler::unwind(coroutine* c) {
   fiber_switch::enter(host_tsan);
   set_current_coroutine_stack({});
   running_ = nullptr;
-  timers_.remove(c);
-  finish(c);
+  finish(c);  // takes it off the timer heap too
 }
 
 void scheduler::finish(coroutine* c) {

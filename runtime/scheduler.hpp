@@ -1,7 +1,8 @@
 // A per-thread scheduler of stackful coroutines: a FIFO run queue, a timer heap, a mailbox for
 // other threads, and a poller (the I/O backend) to wait on. One loop turn: run every ready
 // coroutine, fire due timers, then let the poller submit queued I/O and wait for completions or
-// the next deadline. Not thread-safe except post() and request_interrupt via the mailbox.
+// the next deadline; while coroutines stay ready the poller runs only every 16th turn (and always
+// before sleeping). Not thread-safe except post(), which goes through the mailbox.
 #pragma once
 
 #include <atomic>
@@ -95,14 +96,14 @@ class scheduler {
   const options& opts() const { return opts_; }
 
  private:
-  friend class coroutine;
   void resume(coroutine* c);
   void suspend_current();
   void make_ready(coroutine* c, wake_reason why);
   enum class mail { take, keep };
   /// One loop turn, the only one (run, run_until_idle and the destructor differ only in its
   /// arguments): the mailbox (unless kept shut), every ready coroutine, due timers, then the
-  /// poller, waiting at most `max_wait` (negative: until the next timer or I/O; never while a
+  /// poller (skipped on all but every 16th turn in a row that ends with coroutines ready),
+  /// waiting at most `max_wait` (negative: until the next timer or I/O; never while a
   /// coroutine is ready), and the timers that came due meanwhile.
   void turn(std::chrono::nanoseconds max_wait, mail m);
   void run_ready();

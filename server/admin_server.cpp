@@ -17,6 +17,7 @@
 #include "io/address.hpp"
 #include "server/http/http_parse.hpp"
 #include "server/http/line_reader.hpp"
+#include "server/http/status.hpp"
 
 namespace echod::server {
 
@@ -51,32 +52,11 @@ struct admin_server::connection {
 
 namespace {
 
-std::string_view reason_of(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 503:
-      return "Service Unavailable";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      return "Internal Server Error";
-  }
-}
-
 // A complete response; HEAD keeps the headers (and the GET body's Content-Length) only.
 std::string response(int status, std::string_view content_type, std::string_view body,
                      bool with_body) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
-  out.append(reason_of(status)).append("\r\nContent-Type: ").append(content_type);
+  out.append(http::reason_phrase(status)).append("\r\nContent-Type: ").append(content_type);
   out.append("\r\nContent-Length: ").append(std::to_string(body.size()));
   out.append("\r\nCache-Control: no-store\r\nConnection: close\r\n");
   if (status == 405) out.append("Allow: GET, HEAD\r\n");
@@ -308,7 +288,7 @@ void admin_server::respond(connection& c, int status) {
   if (status == 0 && c.minor == 1 && c.hosts != 1) status = 400;  // RFC 9112 §3.2
   if (status == 0 && c.verb != http::method::get && !head) status = 405;
   if (status != 0) {
-    const std::string body = std::string(reason_of(status)) + "\n";
+    const std::string body = std::string(http::reason_phrase(status)) + "\n";
     c.out = response(status, text_plain, body, !head);
   } else if (path == "/metrics") {
     status = 200;

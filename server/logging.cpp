@@ -1,5 +1,7 @@
 #include "server/logging.hpp"
 
+#include <array>
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -9,19 +11,19 @@
 namespace echod::server {
 namespace {
 
-spdlog::level::level_enum to_level(std::string_view level) {
-  // spdlog calls "warn" "warning"; the config uses the shorter names.
-  if (level == "trace") return spdlog::level::trace;
-  if (level == "debug") return spdlog::level::debug;
-  if (level == "warn") return spdlog::level::warn;
-  if (level == "error") return spdlog::level::err;
-  if (level == "off") return spdlog::level::off;
-  return spdlog::level::info;
+// spdlog's level for each config::log_level, in enumerator order (spdlog calls "warn" "warning").
+constexpr std::array<spdlog::level::level_enum, 6> spdlog_levels{
+    spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
+    spdlog::level::warn,  spdlog::level::err,   spdlog::level::off};
+static_assert(spdlog_levels.size() == config::choice_names<config::log_level>::names.size());
+
+spdlog::level::level_enum to_level(config::log_level level) {
+  return spdlog_levels[static_cast<std::size_t>(level)];
 }
 
 }  // namespace
 
-void init_logging(std::string_view role, std::string_view level) {
+void init_logging(std::string_view role, config::log_level level) {
   // A fresh logger, not a changed pattern: in a forked child the inherited one works, but a new
   // one makes the child's state obvious. stderr_sink_mt: the worker's threads all log.
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -34,6 +36,6 @@ void init_logging(std::string_view role, std::string_view level) {
   spdlog::set_default_logger(std::move(logger));
 }
 
-void set_log_level(std::string_view level) { spdlog::set_level(to_level(level)); }
+void set_log_level(config::log_level level) { spdlog::set_level(to_level(level)); }
 
 }  // namespace echod::server

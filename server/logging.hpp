@@ -5,14 +5,15 @@
 
 #include <string_view>
 
+#include "config/choices.hpp"
+
 namespace echod::server {
 
-/// Sets up the default logger: stderr, `level` one of the config's log levels
-/// (trace|debug|info|warn|error|off), lines tagged with `role`. Call once per process, before
-/// any other thread exists; call again in a forked child to change the role.
-void init_logging(std::string_view role, std::string_view level);
+/// Sets up the default logger: stderr, at `level`, lines tagged with `role`. Call once per
+/// process, before any other thread exists; call again in a forked child to change the role.
+void init_logging(std::string_view role, config::log_level level);
 
 /// Changes the level of the default logger (a reload may change it).
-void set_log_level(std::string_view level);
+void set_log_level(config::log_level level);
 
 }  // namespace echod::server

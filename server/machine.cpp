@@ -2,13 +2,10 @@
 
 #include <sys/resource.h>
 
-#include <fstream>
-
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "io/fd_limit.hpp"
 #include "server/cpu_plan.hpp"
-#include "server/services.hpp"
 
 namespace echod::server {
 namespace {
@@ -16,44 +13,23 @@ namespace {
 // Descriptors a worker needs besides its connections: listeners, reactors, eventfds, stdio.
 constexpr rlim_t fd_overhead = 64;
 
-rlim_t nr_open() {
-  // RLIM_INFINITY is not a valid soft limit for files: the kernel caps it at fs.nr_open.
-  std::ifstream f("/proc/sys/fs/nr_open");
-  unsigned long long n = 0;
-  if (f >> n && n > 0) return static_cast<rlim_t>(n);
-  return 1 << 20;
-}
-
 }  // namespace
 
 std::optional<io::backend_kind> check_machine(const config::server_config& cfg,
                                               std::string* error) {
-  if (find_service(cfg.service) == nullptr) {
-    *error = "service: \"" + cfg.service + "\" is not built into this echod";
-    return std::nullopt;
-  }
-  const auto requested = io::parse_backend(cfg.backend);
-  if (!requested) {
-    *error = "backend: unknown backend \"" + cfg.backend + "\"";
-    return std::nullopt;
-  }
-  const auto resolved = io::resolve_backend(*requested, error);
+  const auto resolved = io::resolve_backend(cfg.backend, error);
   if (!resolved) return std::nullopt;
   if (auto why = check_cpus(cfg, allowed_cpus())) {
-    *error = std::move(*why);
+    if (error != nullptr) *error = std::move(*why);
     return std::nullopt;
   }
   return resolved;
 }
 
 void check_fd_limit(const config::server_config& cfg) {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rlimit raised = rl;
-    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? nr_open() : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
-  }
+  const auto limits = io::raise_fd_limit();
+  if (!limits) return;
+  const rlimit rl = *limits;
   const rlim_t need =
       static_cast<rlim_t>(config::resolved_threads(cfg)) * cfg.coroutines + fd_overhead;
   if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
@@ -64,10 +40,6 @@ void check_fd_limit(const config::server_config& cfg) {
         static_cast<unsigned long long>(rl.rlim_cur), static_cast<unsigned long long>(fd_overhead),
         static_cast<unsigned long long>(need));
   }
-}
-
-std::string compact_json(const config::server_config& cfg) {
-  return nlohmann::ordered_json::parse(config::to_json(cfg)).dump();
 }
 
 }  // namespace echod::server

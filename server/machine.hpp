@@ -2,7 +2,7 @@
 // before anything is forked: the backend (io_uring demanded but unavailable is an error, "auto"
 // falls back to epoll), the CPUs it pins to, and enough file descriptors (the soft limit is
 // raised to the hard one; a limit below threads × coroutines + 64 is a warning, not an error:
-// connections beyond it wait in the backlog). Also the one-line form of a config for the log.
+// connections beyond it wait in the backlog).
 #pragma once
 
 #include <optional>
@@ -13,14 +13,11 @@
 
 namespace echod::server {
 
-/// The backend `cfg` runs on here, or nullopt with the reason in `error`.
+/// The backend `cfg` runs on here, or nullopt with the reason in `error` (when not null).
 std::optional<io::backend_kind> check_machine(const config::server_config& cfg, std::string* error);
 
 /// Raises RLIMIT_NOFILE's soft limit to the hard limit (once) and warns when it is below what
 /// one worker of `cfg` may need.
 void check_fd_limit(const config::server_config& cfg);
-
-/// The effective config as compact one-line JSON, for log lines.
-std::string compact_json(const config::server_config& cfg);
 
 }  // namespace echod::server

@@ -187,11 +187,7 @@ void master::on_signal(int sig) {
         begin_stop(exit_code::ok, std::string("SIG") + sigabbrev_np(sig));
       } else {
         spdlog::warn("SIG{} again: killing the workers now", sigabbrev_np(sig));
-        for (auto& g : gens_) {
-          for (auto& w : g.workers) {
-            if (w.pid > 0) ::kill(w.pid, SIGKILL);
-          }
-        }
+        for (auto& g : gens_) signal_workers(g, SIGKILL, never);
       }
       break;
     case SIGHUP:
@@ -298,19 +294,21 @@ void master::begin_stop(int code, const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
   exit_code_ = code;
-  double longest = 0;
+  config::duration longest{0};
   for (const auto& g : gens_) longest = std::max(longest, g.cfg.shutdown_timeout);
   spdlog::info("stopping ({}): telling {} worker{} to finish (at most {} s)", why, live_workers(),
-               live_workers() == 1 ? "" : "s", longest);
+               live_workers() == 1 ? "" : "s", config::to_seconds(longest));
   const auto now = clock::now();
-  for (auto& g : gens_) {
-    for (auto& w : g.workers) {
-      w.respawn_at = never;
-      if (w.pid <= 0) continue;
-      ::kill(w.pid, SIGTERM);
-      w.told_to_end = true;
-      w.kill_at = std::min(w.kill_at, now + seconds(g.cfg.shutdown_timeout) + stop_margin);
-    }
+  for (auto& g : gens_) signal_workers(g, SIGTERM, now + g.cfg.shutdown_timeout + stop_margin);
+}
+
+void master::signal_workers(generation& g, int sig, clock::time_point kill_at) {
+  for (auto& w : g.workers) {
+    w.respawn_at = never;
+    if (w.pid <= 0) continue;
+    ::kill(w.pid, sig);
+    w.told_to_end = true;
+    w.kill_at = std::min(w.kill_at, kill_at);
   }
 }
 
@@ -391,12 +389,11 @@ int run_master(const config_source& source, const config::server_config& cfg) {
   }
 
   spdlog::info("echod {} starting (pid {}): backend {}; config {}", ECHOD_VERSION, getpid(),
-               io::describe_backend(*backend), compact_json(cfg));
+               io::describe_backend(*backend), config::to_json_line(cfg));
   for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
 
-  // Block the signals before forking: a worker inherits the mask, so a stop that arrives before
-  // it has set up its own signalfd waits for it instead of killing it.
-  block_signals({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD});
+  // The master's signal_reader blocks its signals before anything is forked: a worker inherits
+  // the mask, so a stop that arrives before it has its own signalfd waits instead of killing it.
   std::unique_ptr<master> m;
   try {
     m = std::make_unique<master>(source, std::move(listeners), std::move(admin), cfg.admin);

@@ -58,7 +58,7 @@ void master::reload() {
   set_log_level(cfg.log_level);
   check_fd_limit(cfg);
   spdlog::info("reload: starting generation {}: backend {}; config {}", next_gen_,
-               io::describe_backend(*backend), compact_json(cfg));
+               io::describe_backend(*backend), config::to_json_line(cfg));
   for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
   start_generation(cfg, *backend, std::move(lease), gen_state::starting, admin_changes,
                    std::move(admin));
@@ -100,17 +100,10 @@ void master::abandon_reload(generation& g, const std::string& why) {
 
 void master::retire(generation& g) {
   g.state = gen_state::retiring;
-  const auto kill_at =
-      clock::now() + seconds(g.cfg.shutdown_timeout) + retire_closing_grace + retire_margin;
-  for (auto& w : g.workers) {
-    w.respawn_at = never;
-    if (w.pid <= 0) continue;
-    ::kill(w.pid, SIGQUIT);
-    w.told_to_end = true;
-    w.kill_at = kill_at;
-  }
+  signal_workers(g, SIGQUIT,
+                 clock::now() + g.cfg.shutdown_timeout + retire_closing_grace + retire_margin);
   spdlog::info("retiring generation {}: its workers finish their connections (at most {} s)", g.id,
-               g.cfg.shutdown_timeout);
+               config::to_seconds(g.cfg.shutdown_timeout));
 }
 
 master_snapshot master::snapshot() const {
@@ -127,7 +120,7 @@ master_snapshot master::snapshot() const {
     return g.state == gen_state::serving;
   });
   if (serving != gens_.end()) {
-    s.service = serving->cfg.service;
+    s.service = config::name_of(serving->cfg.service);
     s.backend = io::backend_name(serving->backend);
     s.generation = serving->id;
     s.workers_wanted = static_cast<unsigned>(serving->workers.size());

@@ -38,10 +38,6 @@ constexpr std::chrono::seconds retire_margin{2};
 // never been ready: about 1.5 s of back-off, enough to ride out a brief EMFILE or EAGAIN.
 constexpr unsigned max_start_attempts = 5;
 
-inline clock::duration seconds(double s) {
-  return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
-}
-
 inline long long to_ms(clock::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
@@ -115,6 +111,9 @@ class master {
   void abandon_reload(generation& g, const std::string& why);
   void retire(generation& g);
   void begin_stop(int code, const std::string& why);
+  // Tells every worker of `g` to end: sends `sig`, marks it told, never respawns it, and moves its
+  // SIGKILL deadline to `kill_at` if that is sooner (nginx's ngx_signal_worker_processes).
+  void signal_workers(generation& g, int sig, clock::time_point kill_at);
   void drop_finished_generations();
   std::size_t live_workers() const;
   clock::time_point next_deadline() const;

@@ -50,11 +50,6 @@ std::optional<int> signal_reader::next() {
   }
 }
 
-void block_signals(std::initializer_list<int> signals) {
-  const sigset_t set = set_of(signals);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 void ignore_signals(std::initializer_list<int> signals) { set_action(signals, SIG_IGN); }
 
 void default_signals(std::initializer_list<int> signals) { set_action(signals, SIG_DFL); }

@@ -28,8 +28,6 @@ class signal_reader {
   int fd_ = -1;
 };
 
-/// Blocks `signals` in the calling thread, so they stay pending until a signal_reader reads them.
-void block_signals(std::initializer_list<int> signals);
 /// Sets `signals` to SIG_IGN (pending ones are discarded) and unblocks them.
 void ignore_signals(std::initializer_list<int> signals);
 /// Restores the default action of `signals` and unblocks them.

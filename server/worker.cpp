@@ -223,7 +223,7 @@ int worker_process::serve() {
       "ready (pid {}, generation {}): {} thread{} on {}, service {}, up to {} "
       "connections per thread",
       getpid(), args_.generation, threads_, threads_ == 1 ? "" : "s",
-      io::backend_name(args_.backend), plan_.cfg.service, plan_.cfg.coroutines);
+      io::backend_name(args_.backend), config::name_of(plan_.cfg.service), plan_.cfg.coroutines);
 
   std::uint64_t threads_done = 0;
   pollfd fds[2] = {{signals_.fd(), POLLIN, 0}, {done_fd_, POLLIN, 0}};
@@ -234,7 +234,7 @@ int worker_process::serve() {
     }
     while (const auto sig = signals_.next()) {
       if (*sig == SIGTERM && (phase_ == phase::serving || phase_ == phase::retiring)) {
-        begin_closing(runtime::from_seconds(plan_.cfg.shutdown_timeout), "stop");
+        begin_closing(plan_.cfg.shutdown_timeout, "stop");
       } else if (*sig == SIGQUIT && phase_ == phase::serving) {
         begin_retire();
       }
@@ -273,9 +273,9 @@ void worker_process::begin_retire() {
       "retire: no longer accepting; serving {} open connection{} until {} close{} "
       "(at most {} s)",
       open, open == 1 ? "" : "s", open == 1 ? "it" : "they", open == 1 ? "s" : "",
-      plan_.cfg.shutdown_timeout);
+      config::to_seconds(plan_.cfg.shutdown_timeout));
   phase_ = phase::retiring;
-  retire_end_ = clock::now() + runtime::from_seconds(plan_.cfg.shutdown_timeout);
+  retire_end_ = clock::now() + plan_.cfg.shutdown_timeout;
 }
 
 void worker_process::begin_closing(clock::duration grace, const char* why) {
@@ -319,11 +319,11 @@ int run_worker(const worker_args& args) {
 
   worker_plan plan;
   plan.cfg = args.cfg;
-  plan.svc = find_service(args.cfg.service);
+  plan.svc = find_service(config::name_of(args.cfg.service));
   plan.listen_fds = args.listen_fds;
-  plan.idle_timeout = runtime::from_seconds(args.cfg.idle_timeout);
+  plan.idle_timeout = args.cfg.idle_timeout;
   if (plan.svc == nullptr) {
-    spdlog::error("cannot start: unknown service \"{}\"", args.cfg.service);
+    spdlog::error("cannot start: unknown service \"{}\"", config::name_of(args.cfg.service));
     return exit_code::cannot_start;
   }
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "server/http/hex.hpp"
+
 namespace echod::server::http {
 namespace {
 
@@ -33,13 +35,6 @@ bool is_clean_value(std::string_view v) {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-int hex_value(char c) {
-  if (is_digit(c)) return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 method method_of(std::string_view m) {
   // Methods are case-sensitive (RFC 9110 §9.1): "get" is an unknown method, not GET.

@@ -4,7 +4,8 @@
 #include <cstring>
 #include <string_view>
 
-#include "server/upper.hpp"
+#include "server/http/status.hpp"
+#include "transform/upper.hpp"
 
 namespace echod::server::http {
 namespace {
@@ -14,19 +15,17 @@ constexpr std::string_view ok_prefix =
 
 struct error_text {
   int status;
-  std::string_view status_line;
   std::string_view extra_headers;
   std::string_view body;
 };
 
 constexpr error_text errors[] = {
-    {400, "HTTP/1.1 400 Bad Request\r\n", "", "bad request\n"},
-    {405, "HTTP/1.1 405 Method Not Allowed\r\n", "Allow: GET, HEAD, POST, PUT\r\n",
-     "method not allowed\n"},
-    {413, "HTTP/1.1 413 Content Too Large\r\n", "", "request body too large\n"},
-    {431, "HTTP/1.1 431 Request Header Fields Too Large\r\n", "", "request header too large\n"},
-    {501, "HTTP/1.1 501 Not Implemented\r\n", "", "transfer coding not implemented\n"},
-    {505, "HTTP/1.1 505 HTTP Version Not Supported\r\n", "", "http version not supported\n"},
+    {400, "", "bad request\n"},
+    {405, "Allow: GET, HEAD, POST, PUT\r\n", "method not allowed\n"},
+    {413, "", "request body too large\n"},
+    {431, "", "request header too large\n"},
+    {501, "", "transfer coding not implemented\n"},
+    {505, "", "http version not supported\n"},
 };
 
 // Builds into a stack buffer so the header costs one append (one capacity check) on `out`.
@@ -68,7 +67,7 @@ void write_ok(std::string& out, const char* body, std::size_t n, bool with_body,
   if (!with_body || n == 0) return;
   const std::size_t at = out.size();
   out.append(body, n);
-  upper_in_place(out.data() + at, n);
+  transform::upper_in_place(out.data() + at, n);
 }
 
 void write_error(std::string& out, int status) {
@@ -77,7 +76,11 @@ void write_error(std::string& out, int status) {
     if (x.status == status) e = &x;
   }
   header_buffer h;
-  h.add(e->status_line);
+  h.add("HTTP/1.1 ");
+  h.add_number(static_cast<std::size_t>(e->status));
+  h.add(" ");
+  h.add(reason_phrase(e->status));
+  h.add("\r\n");
   h.add("Content-Type: text/plain\r\nContent-Length: ");
   h.add_number(e->body.size());
   h.add("\r\nConnection: close\r\n");

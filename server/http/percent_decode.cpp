@@ -2,17 +2,9 @@
 
 #include <cstring>
 
+#include "server/http/hex.hpp"
+
 namespace echod::server::http {
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 bool percent_decode(std::string_view src, std::string& dst) {
   const char* p = src.data();

@@ -207,7 +207,7 @@ TEST(churn, used_up_ports_are_named_with_source_and_the_port_range) {
       test_server server(io::backend_kind::epoll, server_behaviour::upper);
       options o;
       o.target = server.target();
-      o.backend = "epoll";
+      o.backend = config::backend_kind::epoll;
       o.threads = 1;
       o.connections = 1;
       o.duration = 5s;

@@ -19,6 +19,7 @@
 
 #include "backend_param.hpp"
 #include "child_process.hpp"
+#include "temp_file.hpp"
 #include "test_server.hpp"
 
 namespace echod::testing {
@@ -50,30 +51,6 @@ outcome run_echoload(std::vector<std::string> args, std::vector<std::string> pre
   return o;
 }
 
-// A path under /tmp, removed at the end of the test.
-class temp_path {
- public:
-  explicit temp_path(const std::string& suffix) {
-    char name[] = "/tmp/echoload-test-XXXXXX";
-    const int fd = mkstemp(name);
-    ::close(fd);
-    path_ = std::string(name) + suffix;
-    std::rename(name, path_.c_str());
-  }
-  ~temp_path() { std::remove(path_.c_str()); }
-  const std::string& path() const { return path_; }
-  std::string text() const {
-    std::ifstream in(path_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  void write(const std::string& text) const { std::ofstream(path_) << text; }
-
- private:
-  std::string path_;
-};
-
 class echoload_cli : public backend_test {
  protected:
   std::string backend() const { return io::backend_name(GetParam()); }
@@ -81,7 +58,7 @@ class echoload_cli : public backend_test {
 
 TEST_P(echoload_cli, a_correct_server_exits_zero_and_writes_every_schema_key) {
   test_server server(GetParam(), server_behaviour::upper);
-  temp_path report(".json");
+  temp_file report("", ".json");
   const outcome o = run_echoload({"-t", "2", "-c", "4", "-d", "300ms", "--backend", backend(),
                                   "--json", report.path(), "--progress", "off", server.target()});
   ASSERT_EQ(o.status, 0) << o.out << o.err;
@@ -111,7 +88,7 @@ TEST_P(echoload_cli, a_correct_server_exits_zero_and_writes_every_schema_key) {
 
 TEST_P(echoload_cli, a_wrong_server_exits_one_with_the_errors) {
   test_server server(GetParam(), server_behaviour::echo);
-  temp_path report(".json");
+  temp_file report("", ".json");
   const outcome o = run_echoload({"-c", "3", "-d", "300ms", "--backend", backend(), "--json",
                                   report.path(), "--progress", "off", server.target()});
   EXPECT_EQ(o.status, 1) << o.out << o.err;
@@ -138,7 +115,7 @@ TEST(echoload_binary, usage_and_config_errors_exit_two) {
   EXPECT_NE(o.err.find("command line: connections: expected an integer, got string \"many\""),
             std::string::npos)
       << o.err;
-  temp_path config(".json");
+  temp_file config("", ".json");
   config.write(R"({"connections": 10, "expect": "lower"})");
   o = run_echoload({"--config", config.path(), "127.0.0.1:7007"});
   EXPECT_EQ(o.status, 2);
@@ -150,8 +127,8 @@ TEST(echoload_binary, usage_and_config_errors_exit_two) {
 
 TEST(echoload_binary, the_config_file_sets_what_flags_do_not) {
   test_server server(io::backend_kind::epoll, server_behaviour::echo);
-  temp_path config(".json");
-  temp_path report(".json");
+  temp_file config("", ".json");
+  temp_file report("", ".json");
   config.write(R"({"connections": 5, "duration": "200ms", "expect": "echo", "progress": "off",
                    "backend": "epoll"})");
   const outcome o = run_echoload(
@@ -166,8 +143,8 @@ TEST(echoload_binary, the_config_file_sets_what_flags_do_not) {
 
 TEST(echoload_binary, merge_of_two_reports_is_their_sum) {
   test_server server(io::backend_kind::epoll, server_behaviour::upper);
-  temp_path a(".json"), b(".json"), merged(".json");
-  for (const temp_path* p : {&a, &b}) {
+  temp_file a("", ".json"), b("", ".json"), merged("", ".json");
+  for (const temp_file* p : {&a, &b}) {
     const outcome o = run_echoload({"-c", "2", "-d", "200ms", "--backend", "epoll", "--json",
                                     p->path(), "--progress", "off", server.target()});
     ASSERT_EQ(o.status, 0) << o.out << o.err;
@@ -192,7 +169,7 @@ TEST(echoload_binary, merge_of_two_reports_is_their_sum) {
   EXPECT_EQ(jm["runs"].size(), 2u);
   EXPECT_EQ(jm["fairness"]["per_connection"].size(), 4u);
 
-  temp_path broken(".json");
+  temp_file broken("", ".json");
   broken.write(R"({"schema": "echoload/1"})");
   const outcome bad = run_echoload({"merge", a.path(), broken.path()});
   EXPECT_EQ(bad.status, 2);
@@ -227,7 +204,7 @@ std::vector<progress_line> progress_lines(const std::string& err) {
 
 TEST(echoload_binary, progress_lines_are_the_timeline_entries) {
   test_server server(io::backend_kind::epoll, server_behaviour::upper);
-  temp_path report(".json");
+  temp_file report("", ".json");
   const outcome o = run_echoload({"-c", "2", "-d", "2500ms", "--backend", "epoll", "--progress",
                                   "on", "--json", report.path(), server.target()});
   ASSERT_EQ(o.status, 0) << o.out << o.err;
@@ -248,8 +225,8 @@ TEST(echoload_binary, progress_lines_are_the_timeline_entries) {
 
 TEST(echoload_binary, merge_lines_timelines_up_by_second_and_adds_them_exactly) {
   test_server server(io::backend_kind::epoll, server_behaviour::upper);
-  temp_path a(".json"), b(".json"), merged(".json");
-  for (const temp_path* p : {&a, &b}) {
+  temp_file a("", ".json"), b("", ".json"), merged("", ".json");
+  for (const temp_file* p : {&a, &b}) {
     const outcome o = run_echoload({"-c", "2", "-d", "1500ms", "--backend", "epoll", "--json",
                                     p->path(), "--progress", "off", server.target()});
     ASSERT_EQ(o.status, 0) << o.out << o.err;
@@ -287,7 +264,7 @@ TEST(echoload_binary, merge_lines_timelines_up_by_second_and_adds_them_exactly) 
 
 TEST(echoload_binary, churn_reports_connections_and_connect_latency) {
   test_server server(io::backend_kind::epoll, server_behaviour::upper);
-  temp_path report(".json");
+  temp_file report("", ".json");
   const outcome o =
       run_echoload({"-c", "4", "-n", "200", "--messages-per-connection", "1", "--backend", "epoll",
                     "--json", report.path(), "--progress", "off", server.target()});
@@ -313,7 +290,7 @@ TEST(echoload_binary, refused_connects_are_counted_by_cause) {
     test_server gone(io::backend_kind::epoll, server_behaviour::upper);
     target = gone.target();
   }
-  temp_path report(".json");
+  temp_file report("", ".json");
   const outcome o = run_echoload({"-c", "3", "-d", "300ms", "--backend", "epoll", "--json",
                                   report.path(), "--progress", "off", target});
   EXPECT_EQ(o.status, 1) << o.out << o.err;
@@ -334,7 +311,7 @@ TEST(echoload_binary, the_hdr_log_decodes_with_hdr_histogram_js_and_agrees_with_
   ASSERT_EQ(access(source_path("tests/client/hdr/node_modules/hdr-histogram-js").c_str(), R_OK), 0)
       << "hdr-histogram-js is not installed: run scripts/setup.sh (npm ci in tests/client/hdr)";
   test_server server(io::backend_kind::epoll, server_behaviour::upper);
-  temp_path report(".json"), log(".hlog");
+  temp_file report("", ".json"), log("", ".hlog");
   const outcome o = run_echoload({"-c", "4", "--rate", "4000", "-n", "8000", "--warmup", "300ms",
                                   "--backend", "epoll", "--json", report.path(), "--hdr-log",
                                   log.path(), "--progress", "off", server.target()});
@@ -355,8 +332,8 @@ TEST(echoload_binary, the_hdr_log_decodes_with_hdr_histogram_js_and_agrees_with_
 
 TEST(echoload_binary, plot_draws_three_pngs_for_several_reports) {
   test_server server(io::backend_kind::epoll, server_behaviour::upper);
-  temp_path a(".json"), b(".json");
-  for (const temp_path* p : {&a, &b}) {
+  temp_file a("", ".json"), b("", ".json");
+  for (const temp_file* p : {&a, &b}) {
     const outcome o =
         run_echoload({"-c", "2", "-d", "1200ms", "--warmup", "300ms", "--backend", "epoll",
                       "--json", p->path(), "--progress", "off", server.target()});

@@ -13,6 +13,7 @@
 #include "client/driver.hpp"
 #include "client/limits.hpp"
 #include "run_checks.hpp"
+#include "temp_file.hpp"
 #include "test_server.hpp"
 
 namespace echod::client {
@@ -112,7 +113,7 @@ TEST_P(load_test, a_refused_connection_is_a_connect_error) {
   }
   options o;
   o.target = target;
-  o.backend = io::backend_name(GetParam());
+  o.backend = GetParam();
   o.connections = 4;
   o.progress = "off";
   const run_result r = run_load(o);
@@ -281,7 +282,7 @@ TEST(driver, io_uring_demanded_but_missing_is_a_setup_error) {
   if (io::probe_io_uring().usable) GTEST_SKIP() << "io_uring is available here";
   options o;
   o.target = "127.0.0.1:9";
-  o.backend = "io_uring";
+  o.backend = config::backend_kind::io_uring;
   EXPECT_THROW(run_load(o), setup_error);
 }
 
@@ -293,13 +294,10 @@ TEST(driver, an_unreadable_payload_file_is_a_setup_error) {
 }
 
 TEST(driver, a_file_payload_with_a_different_size_is_a_setup_error) {
-  char name[] = "/tmp/echoload-payload-XXXXXX";
-  const int fd = mkstemp(name);
-  ASSERT_EQ(::write(fd, "hello", 5), 5);
-  ::close(fd);
+  const testing::temp_file file("hello");
   options o;
   o.target = "127.0.0.1:9";
-  o.payload = std::string("file:") + name;
+  o.payload = "file:" + file.path();
   o.size = 64;
   o.size_set = true;
   try {
@@ -308,7 +306,6 @@ TEST(driver, a_file_payload_with_a_different_size_is_a_setup_error) {
   } catch (const setup_error& e) {
     EXPECT_NE(std::string(e.what()).find("which is 5 bytes"), std::string::npos) << e.what();
   }
-  std::remove(name);
 }
 
 }  // namespace

@@ -11,11 +11,13 @@
 
 #include "client/cli.hpp"
 #include "config/config_error.hpp"
+#include "temp_file.hpp"
 
 namespace echod::client {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::temp_file;
 
 std::string read_error(const std::string& json_text) {
   options o;
@@ -26,24 +28,6 @@ std::string read_error(const std::string& json_text) {
   }
   return "(no error)";
 }
-
-// A config file in the test's temporary directory, removed afterwards.
-class temp_file {
- public:
-  explicit temp_file(const std::string& text) {
-    char name[] = "/tmp/echoload-options-XXXXXX";
-    const int fd = mkstemp(name);
-    path_ = name;
-    const auto written = ::write(fd, text.data(), text.size());
-    EXPECT_EQ(written, static_cast<ssize_t>(text.size()));
-    ::close(fd);
-  }
-  ~temp_file() { std::remove(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 command_line parse(std::vector<std::string> args) {
   args.insert(args.begin(), "echoload");
@@ -68,7 +52,7 @@ TEST(options, an_empty_object_gives_the_documented_defaults) {
   EXPECT_EQ(o.timeout, 5s);
   EXPECT_TRUE(o.source.empty());
   EXPECT_EQ(o.expect, "upper");
-  EXPECT_EQ(o.backend, "auto");
+  EXPECT_EQ(o.backend, config::backend_kind::automatic);
   EXPECT_EQ(o.progress, "auto");
   EXPECT_TRUE(o.time_limited());
 }
@@ -95,7 +79,7 @@ TEST(options, every_key_reads_with_units) {
   EXPECT_EQ(o.timeout, 2s);
   EXPECT_EQ(o.source, (std::vector<std::string>{"127.0.0.2", "127.0.0.3"}));
   EXPECT_EQ(o.expect, "echo");
-  EXPECT_EQ(o.backend, "epoll");
+  EXPECT_EQ(o.backend, config::backend_kind::epoll);
   EXPECT_EQ(o.json, "out.json");
   EXPECT_EQ(o.progress, "off");
 }

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_file.hpp"
+
 namespace echod::client {
 namespace {
 
@@ -42,17 +44,16 @@ TEST(payload, random_bytes_cover_non_ascii) {
 }
 
 TEST(payload, a_file_is_sent_whole) {
-  char name[] = "/tmp/echoload-payload-XXXXXX";
-  const int fd = mkstemp(name);
-  ASSERT_EQ(::write(fd, "Thread-1 say hello", 18), 18);
-  ::close(fd);
-  const payload p = payload::make(std::string("file:") + name, 64, transform::upper);
-  EXPECT_EQ(p.size(), 18u);
-  EXPECT_EQ(std::string(p.message(5), 18), "Thread-1 say hello");
-  EXPECT_EQ(std::string(p.expected(0), 18), "THREAD-1 SAY HELLO");
-  std::remove(name);
-  EXPECT_THROW(payload::make(std::string("file:") + name, 64, transform::upper),
-               std::runtime_error);
+  std::string name;
+  {
+    const testing::temp_file file("Thread-1 say hello");
+    name = file.path();
+    const payload p = payload::make("file:" + name, 64, transform::upper);
+    EXPECT_EQ(p.size(), 18u);
+    EXPECT_EQ(std::string(p.message(5), 18), "Thread-1 say hello");
+    EXPECT_EQ(std::string(p.expected(0), 18), "THREAD-1 SAY HELLO");
+  }
+  EXPECT_THROW(payload::make("file:" + name, 64, transform::upper), std::runtime_error);
 }
 
 }  // namespace

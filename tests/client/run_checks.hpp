@@ -17,7 +17,7 @@ namespace echod::client {
 inline options options_for(const testing::test_server& server, io::backend_kind backend) {
   options o;
   o.target = server.target();
-  o.backend = io::backend_name(backend);
+  o.backend = backend;
   o.threads = 2;
   o.progress = "off";
   return o;

@@ -11,7 +11,7 @@
 #include "io/socket.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/scheduler_pool.hpp"
-#include "server/upper.hpp"
+#include "transform/upper.hpp"
 
 namespace echod::testing {
 
@@ -53,16 +53,16 @@ struct test_server::state {
       if (clock::now() < stall_until) runtime::scheduler::current()->sleep_until(stall_until);
       switch (behaviour) {
         case server_behaviour::upper:
-          server::upper_in_place(buf.data(), len);
+          transform::upper_in_place(buf.data(), len);
           break;
         case server_behaviour::echo:
           break;
         case server_behaviour::drop_last_byte:
-          server::upper_in_place(buf.data(), len);
+          transform::upper_in_place(buf.data(), len);
           --len;
           break;
         case server_behaviour::close_mid_reply:
-          server::upper_in_place(buf.data(), len);
+          transform::upper_in_place(buf.data(), len);
           if (first) conn.write_all(buf.data(), len / 2);
           return;
         case server_behaviour::reset:

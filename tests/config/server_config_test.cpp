@@ -12,6 +12,8 @@
 namespace echod::config {
 namespace {
 
+using namespace std::chrono_literals;
+
 #ifndef ECHOD_SOURCE_ROOT
 #error "tests/config/meson.build must define ECHOD_SOURCE_ROOT"
 #endif
@@ -33,21 +35,21 @@ TEST(server_config, empty_object_gives_the_defaults) {
   const server_config c = parse("{}");
   EXPECT_EQ(c, server_config{});
   EXPECT_EQ(c.listen, std::vector<std::string>{"0.0.0.0:7007"});
-  EXPECT_EQ(c.service, "upper");
-  EXPECT_EQ(c.backend, "auto");
+  EXPECT_EQ(c.service, service_kind::upper);
+  EXPECT_EQ(c.backend, backend_kind::automatic);
   EXPECT_EQ(c.processes, 0U);
   EXPECT_EQ(c.threads, 1U);
   EXPECT_EQ(c.coroutines, 4096U);
   EXPECT_EQ(c.stack_size, 65536U);
   EXPECT_EQ(c.buffer_size, 65536U);
-  EXPECT_EQ(c.idle_timeout, 300.0);
-  EXPECT_EQ(c.shutdown_timeout, 10.0);
+  EXPECT_EQ(c.idle_timeout, 300s);
+  EXPECT_EQ(c.shutdown_timeout, 10s);
   EXPECT_EQ(c.backlog, 4096U);
   EXPECT_TRUE(c.tcp_nodelay);
   EXPECT_EQ(c.io_uring_entries, 1024U);
   EXPECT_EQ(c.cpu_affinity, cpu_affinity_mode::none);
   EXPECT_TRUE(c.cpus.empty());
-  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.log_level, log_level::info);
   EXPECT_EQ(c.http.max_header_bytes, 8192U);
   EXPECT_EQ(c.http.max_body_bytes, 1U << 20);
   EXPECT_EQ(c.admin, "") << "the admin endpoint is off unless configured";
@@ -87,36 +89,36 @@ TEST(server_config, to_json_prints_every_field_in_order) {
 TEST(server_config, round_trips_through_to_json) {
   server_config c;
   c.listen = {"127.0.0.1:0", "[::1]:7008", ":7009"};
-  c.service = "http";
-  c.backend = "epoll";
+  c.service = service_kind::http;
+  c.backend = backend_kind::epoll;
   c.processes = 4;
   c.threads = 0;
   c.coroutines = 1;
   c.stack_size = 16 << 10;
   c.buffer_size = 1000;
-  c.idle_timeout = 0;
-  c.shutdown_timeout = 2.75;
+  c.idle_timeout = 0s;
+  c.shutdown_timeout = 2750ms;
   c.backlog = 65535;
   c.tcp_nodelay = false;
   c.io_uring_entries = 8;
   c.cpu_affinity = cpu_affinity_mode::list;
   c.cpus = {3, 0, 7};
-  c.log_level = "off";
+  c.log_level = log_level::off;
   c.http.max_header_bytes = 256;
   c.http.max_body_bytes = 0;
-  c.http.header_timeout = 0;
-  c.http.body_timeout = 2.5;
+  c.http.header_timeout = 0s;
+  c.http.body_timeout = 2500ms;
   c.http.body_min_rate = 0;
-  c.http.keepalive_timeout = 0.25;
+  c.http.keepalive_timeout = 250ms;
   c.overload.enabled = false;
   c.overload.threshold_percent = 100;
-  c.overload.idle_grace = 0;
+  c.overload.idle_grace = 0s;
   c.admin = "[::1]:0";
   EXPECT_EQ(parse(to_json(c)), c) << to_json(c);
 
   server_config automatic;
   automatic.cpu_affinity = cpu_affinity_mode::automatic;
-  automatic.idle_timeout = 0.001;
+  automatic.idle_timeout = 1ms;
   EXPECT_EQ(parse(to_json(automatic)), automatic) << to_json(automatic);
   EXPECT_EQ(parse(to_json(server_config{})), server_config{});
 }
@@ -132,7 +134,7 @@ TEST(server_config, accepts_every_field_form) {
   EXPECT_EQ(c.processes, 256U);
   EXPECT_EQ(c.threads, 0U);
   EXPECT_EQ(c.stack_size, 64U << 20);
-  EXPECT_EQ(c.idle_timeout, 300.0);
+  EXPECT_EQ(c.idle_timeout, 300s);
   EXPECT_EQ(c.io_uring_entries, 32768U);
   EXPECT_EQ(c.cpu_affinity, cpu_affinity_mode::automatic);
   EXPECT_EQ(c.http.max_body_bytes, 1U << 30);
@@ -184,13 +186,13 @@ TEST(server_config, http_deadlines_and_overload) {
     "http": {"header_timeout": "10s", "body_timeout": 0, "body_min_rate": "4KiB",
              "keepalive_timeout": "1m"},
     "overload": {"enabled": false, "threshold_percent": 75, "idle_grace": "250ms"}})");
-  EXPECT_EQ(c.http.header_timeout, 10.0);
-  EXPECT_EQ(c.http.body_timeout, 0.0);
+  EXPECT_EQ(c.http.header_timeout, 10s);
+  EXPECT_EQ(c.http.body_timeout, 0s);
   EXPECT_EQ(c.http.body_min_rate, 4096U);
-  EXPECT_EQ(c.http.keepalive_timeout, 60.0);
+  EXPECT_EQ(c.http.keepalive_timeout, 60s);
   EXPECT_FALSE(c.overload.enabled);
   EXPECT_EQ(c.overload.threshold_percent, 75U);
-  EXPECT_EQ(c.overload.idle_grace, 0.25);
+  EXPECT_EQ(c.overload.idle_grace, 250ms);
   EXPECT_EQ(parse("{}", {"overload.threshold_percent=100"}).overload.threshold_percent, 100U);
   EXPECT_EQ(error_of(R"({"overload": {"threshold_percent": 0}})"),
             "echod.json: overload.threshold_percent: must be between 1 and 100, got 0");
@@ -352,13 +354,13 @@ TEST(server_config, overrides) {
             {"processes=4", "backend=epoll", "http.max_body_bytes=64KiB", "tcp_nodelay=false",
              R"(listen=["127.0.0.1:1","[::1]:2"])", "cpu_affinity=[0,1]", "idle_timeout=1.5"});
   EXPECT_EQ(c.processes, 4U);
-  EXPECT_EQ(c.backend, "epoll");
+  EXPECT_EQ(c.backend, backend_kind::epoll);
   EXPECT_EQ(c.http.max_body_bytes, 64U << 10);
   EXPECT_EQ(c.http.max_header_bytes, 1024U);  // the file's sibling survives a nested override
   EXPECT_FALSE(c.tcp_nodelay);
   EXPECT_EQ(c.listen, (std::vector<std::string>{"127.0.0.1:1", "[::1]:2"}));
   EXPECT_EQ(c.cpus, (std::vector<int>{0, 1}));
-  EXPECT_EQ(c.idle_timeout, 1.5);
+  EXPECT_EQ(c.idle_timeout, 1500ms);
   EXPECT_EQ(parse("{}", {"listen=127.0.0.1:9"}).listen, std::vector<std::string>{"127.0.0.1:9"});
   EXPECT_EQ(parse("{}", {"processes=auto"}).processes, 0U);
 }

@@ -32,10 +32,11 @@ TEST(address, rejects_bad_input_and_says_why) {
 }
 
 TEST(backend, names_parse_and_resolution_is_consistent_with_the_probe) {
-  EXPECT_EQ(parse_backend("auto"), backend_kind::automatic);
-  EXPECT_EQ(parse_backend("io_uring"), backend_kind::io_uring);
-  EXPECT_EQ(parse_backend("epoll"), backend_kind::epoll);
-  EXPECT_FALSE(parse_backend("kqueue"));
+  EXPECT_EQ(config::parse_choice<backend_kind>("auto"), backend_kind::automatic);
+  EXPECT_EQ(config::parse_choice<backend_kind>("io_uring"), backend_kind::io_uring);
+  EXPECT_EQ(config::parse_choice<backend_kind>("epoll"), backend_kind::epoll);
+  EXPECT_FALSE(config::parse_choice<backend_kind>("kqueue"));
+  EXPECT_STREQ(backend_name(backend_kind::io_uring), "io_uring");
   EXPECT_EQ(resolve_backend(backend_kind::epoll, nullptr), backend_kind::epoll);
   const auto& probe = probe_io_uring();
   std::string error;

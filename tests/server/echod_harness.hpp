@@ -34,7 +34,7 @@ class temp_config {
   std::string path_;
 };
 
-/// Python's bytes.upper(), byte by byte: the reference, deliberately not server::upper_copy.
+/// Python's bytes.upper(), byte by byte: the reference, deliberately not transform::upper_copy.
 std::string python_upper(const std::string& in);
 /// `n` pseudo-random bytes (all 256 values occur), reproducible from `seed`.
 std::string random_bytes(std::size_t n, unsigned seed);

@@ -1,6 +1,6 @@
-// The small pieces of server/ that need no running echod: the service table and the uppercase
-// service's reference, respawn back-off, the shared counters region, CPU pinning plans, listener
-// keys and reuse across reloads, wait-status wording, and the command line.
+// The small pieces of server/ that need no running echod: the service table, respawn back-off, the
+// shared counters region, CPU pinning plans, listener keys and reuse across reloads, wait-status
+// wording, and the command line.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/choices.hpp"
 #include "io/address.hpp"
 #include "server/backoff.hpp"
 #include "server/cli.hpp"
@@ -21,7 +22,6 @@
 #include "server/listeners.hpp"
 #include "server/services.hpp"
 #include "server/stats.hpp"
-#include "server/upper.hpp"
 
 namespace echod::server {
 namespace {
@@ -36,19 +36,14 @@ TEST(services, the_table_has_upper_echo_and_http) {
   EXPECT_EQ(find_service("reverse"), nullptr);
 }
 
-TEST(services, upper_copy_is_python_bytes_upper_at_every_length_and_offset) {
-  std::string all;
-  for (int i = 0; i < 3 * 256; ++i) all.push_back(static_cast<char>(i));
-  for (std::size_t offset = 0; offset < 17; ++offset) {
-    for (std::size_t n = 0; n + offset <= all.size(); n += 13) {
-      std::string got = all.substr(offset, n);
-      upper_in_place(got.data(), got.size());
-      for (std::size_t i = 0; i < n; ++i) {
-        const auto c = static_cast<unsigned char>(all[offset + i]);
-        const char want = c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : static_cast<char>(c);
-        ASSERT_EQ(got[i], want) << "offset " << offset << " length " << n << " byte " << i;
-      }
-    }
+// config's service names (what "service" accepts) and the service table list the same services
+// in the same order, so config::service_kind indexes both and neither list can grow alone.
+TEST(services, the_table_lists_exactly_the_config_service_names_in_order) {
+  const auto& names = config::choice_names<config::service_kind>::names;
+  ASSERT_EQ(services().size(), names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(services()[i].name, names[i]) << i;
+    EXPECT_EQ(find_service(config::name_of(static_cast<config::service_kind>(i))), &services()[i]);
   }
 }
 

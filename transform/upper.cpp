@@ -1,9 +1,9 @@
-#include "server/upper.hpp"
+#include "transform/upper.hpp"
 
 #include <cstdint>
 #include <cstring>
 
-namespace echod::server {
+namespace echod::transform {
 namespace {
 
 // GCC/Clang vector extensions: SSE2 on x86-64, NEON on arm64, without intrinsics per target.
@@ -42,4 +42,4 @@ void upper_copy(char* dst, const char* src, std::size_t n) {
   }
 }
 
-}  // namespace echod::server
+}  // namespace echod::transform
