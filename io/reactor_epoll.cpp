@@ -7,7 +7,9 @@
 
 #include <cerrno>
 #include <system_error>
+#include <utility>
 
+#include "io/buffer_pool.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace echod::io {
@@ -31,7 +33,8 @@ int from_wake(wake_reason why) {
 
 class epoll_reactor final : public reactor {
  public:
-  epoll_reactor() {
+  explicit epoll_reactor(const reactor_options& opts)
+      : reactor(opts.counters), pool_(opts.buffer_size, opts.cached_buffers) {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -97,16 +100,64 @@ class epoll_reactor final : public reactor {
     }
   }
 
-  io_result write_some(int fd, const void* buf, std::size_t len, deadline until) override {
-    for (;;) {
-      // MSG_NOSIGNAL: a peer that went away is an -EPIPE result, not a process-killing SIGPIPE.
-      const ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
-      if (n >= 0) return n;
+  // Waits holding no buffer; takes one from the pool only once bytes are there. A recv that fills
+  // its buffer may have left more behind: it takes another, so a large message leaves in one
+  // send. An error after some bytes is kept for the next call, so nothing received is lost.
+  io_result receive(int fd, received& into, deadline until) override {
+    io_result total = 0;
+    while (!into.full()) {
+      if (fd_state& st = state(fd); st.pending != 0) {
+        if (total > 0) break;
+        return std::exchange(st.pending, 0);
+      }
+      if (drained(fd)) {
+        if (total > 0) break;
+        if (const int r = wait(fd, direction::read, until); r < 0) return r;
+      }
+      char* buf = pool_.acquire();
+      const ssize_t n = ::recv(fd, buf, pool_.size(), 0);
+      if (n > 0) {
+        into.add(*this, {buf, static_cast<std::uint32_t>(n), 0});
+        total += n;
+        io_counters::add(counters_->recv_completions, 1);
+        io_counters::add(counters_->recv_bytes, static_cast<std::uint64_t>(n));
+        if (static_cast<std::size_t>(n) == pool_.size()) continue;
+        // See read_some: a short read emptied the queue.
+        if (!hung_up(fd)) state(fd).drained = true;
+        break;
+      }
+      pool_.give_back(buf);
+      if (n == 0) break;  // end of stream: 0 now, or on the next call after the bytes before it
       if (errno == EINTR) continue;
-      if (errno != EAGAIN) return -errno;
-      if (const int r = wait(fd, direction::write, until); r < 0) return r;
+      if (errno == EAGAIN) {
+        state(fd).drained = true;
+        continue;
+      }
+      if (total == 0) return -errno;
+      state(fd).pending = -errno;
+      break;
     }
+    return total;
   }
+
+  void release(std::span<const chunk> chunks) override {
+    for (const chunk& c : chunks) pool_.give_back(c.data);
+  }
+
+  io_result write_some(int fd, const void* buf, std::size_t len, deadline until) override {
+    return write_with([&] { return ::send(fd, buf, len, MSG_NOSIGNAL); }, len, fd, until);
+  }
+
+  io_result write_some(int fd, std::span<const iovec> iov, deadline until) override {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov.data());
+    msg.msg_iovlen = iov.size();
+    std::size_t len = 0;
+    for (const iovec& v : iov) len += v.iov_len;
+    return write_with([&] { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); }, len, fd, until);
+  }
+
+  std::size_t buffers_lent() const override { return pool_.lent(); }
 
   int wait_readable(int fd, deadline until) override {
     // Edge-triggered readiness may already have been reported and consumed: ask the fd first.
@@ -162,6 +213,22 @@ class epoll_reactor final : public reactor {
   }
 
  private:
+  // MSG_NOSIGNAL (both sends): a peer that went away is an -EPIPE result, not a process-killing
+  // SIGPIPE.
+  template <typename Send>
+  io_result write_with(Send&& send, std::size_t len, int fd, deadline until) {
+    for (;;) {
+      const ssize_t n = send();
+      if (n >= 0) {
+        if (static_cast<std::size_t>(n) < len) io_counters::add(counters_->short_sends, 1);
+        return n;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) return -errno;
+      if (const int r = wait(fd, direction::write, until); r < 0) return r;
+    }
+  }
+
   enum class direction { read, write };
   struct fd_state {
     coroutine* reader = nullptr;
@@ -172,6 +239,7 @@ class epoll_reactor final : public reactor {
     /// triggering reports every arrival after that read, so waiting first loses nothing.
     bool drained = false;
     bool hung_up = false;  ///< a FIN, reset or error was reported: reads never wait again
+    int pending = 0;       ///< -errno a receive() met after bytes: the next one returns it
   };
 
   fd_state& state(int fd) {
@@ -207,6 +275,7 @@ class epoll_reactor final : public reactor {
     return from_wake(why);
   }
 
+  buffer_pool pool_;
   int epfd_ = -1;
   int wake_fd_ = -1;
   std::vector<fd_state> fds_;
@@ -214,6 +283,8 @@ class epoll_reactor final : public reactor {
 
 }  // namespace
 
-std::unique_ptr<reactor> make_epoll_reactor() { return std::make_unique<epoll_reactor>(); }
+std::unique_ptr<reactor> make_epoll_reactor(const reactor_options& opts) {
+  return std::make_unique<epoll_reactor>(opts);
+}
 
 }  // namespace echod::io

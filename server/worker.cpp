@@ -158,7 +158,15 @@ bool worker_process::start() {
       spdlog::error("a coroutine ended with a non-standard exception");
     }
   };
-  const io::reactor_options reactor_opts{.ring_entries = cfg.io_uring_entries};
+  const io::reactor_options reactor_opts{
+      .ring_entries = cfg.io_uring_entries,
+      .buffer_size = cfg.buffer_size,
+      // Enough to absorb bursts without going to malloc; spare buffers beyond it are freed.
+      .cached_buffers = std::min<std::size_t>(cfg.coroutines, 64),
+      .multishot = cfg.io_uring_multishot,
+      .ring_buffers = cfg.io_uring_buffers,
+      .ring_buffer_size = cfg.io_uring_buffer_size,
+  };
   try {
     pool_ = std::make_unique<runtime::scheduler_pool>(
         opts,
