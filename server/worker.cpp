@@ -172,7 +172,9 @@ bool worker_process::start() {
         opts,
         [this, reactor_opts](std::size_t i) -> std::unique_ptr<runtime::poller> {
           try {
-            return io::make_reactor(args_.backend, reactor_opts);
+            io::reactor_options thread_opts = reactor_opts;
+            thread_opts.counters = &counters_[i].io;
+            return io::make_reactor(args_.backend, thread_opts);
           } catch (const std::exception& e) {
             gate_.failed("thread " + std::to_string(i) + ": " + e.what());
             throw;
