@@ -4,9 +4,13 @@
 // after warm-up; buffers beyond `max_cached` free are freed. Not thread-safe: one per reactor.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
+
+#include "io/reactor.hpp"
 
 namespace echod::io {
 
@@ -49,5 +53,54 @@ class buffer_pool {
   std::size_t lent_ = 0;
   std::vector<char*> free_;
 };
+
+/// The receive loop over a pool, shared by epoll and io_uring's older path. Waits holding no
+/// buffer once the socket is known to be empty; takes one only to recv into it. A recv that fills
+/// its buffer may have left more behind: it takes another (up to received::capacity), so a large
+/// message leaves in one send. An error after some bytes is kept for the next call, so nothing
+/// received is lost. `fd` adapts the backend:
+///   int pending(); void set_pending(int)   -- -errno kept from the last call, 0: none
+///   bool drained(); void emptied(bool short_read)  -- the socket is (believed) empty
+///   int wait_readable()                    -- 0 (and not drained) or -errno
+///   io_result recv(char* buf, std::size_t len)  -- bytes, 0 at EOF, or -errno
+template <typename Fd>
+io_result receive_pooled(reactor& owner, buffer_pool& pool, io_counters& counters, received& into,
+                         Fd&& fd) {
+  io_result total = 0;
+  while (!into.full()) {
+    if (const int e = fd.pending(); e != 0) {
+      if (total > 0) break;
+      fd.set_pending(0);
+      return e;
+    }
+    if (fd.drained()) {
+      if (total > 0) break;
+      if (const int w = fd.wait_readable(); w < 0) return w;
+    }
+    char* buf = pool.acquire();
+    const io_result r = fd.recv(buf, pool.size());
+    if (r > 0) {
+      into.add(owner, {buf, static_cast<std::uint32_t>(r), 0});
+      total += r;
+      io_counters::add(counters.recv_completions, 1);
+      io_counters::add(counters.recv_bytes, static_cast<std::uint64_t>(r));
+      if (static_cast<std::size_t>(r) == pool.size()) continue;
+      fd.emptied(true);
+      break;
+    }
+    pool.give_back(buf);
+    if (r == 0) break;  // end of stream: 0 now, or on the next call after the bytes before it
+    if (r == -EINTR) continue;
+    if (r == -EAGAIN) {
+      fd.emptied(false);
+      continue;
+    }
+    if (total == 0) return r;
+    // A socket error after bytes: reported next time. A deadline or cancel is not sticky.
+    if (r != -ETIMEDOUT && r != -ECANCELED) fd.set_pending(static_cast<int>(r));
+    break;
+  }
+  return total;
+}
 
 }  // namespace echod::io

@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <system_error>
-#include <utility>
 
 #include "io/buffer_pool.hpp"
 #include "runtime/scheduler.hpp"
@@ -100,44 +99,25 @@ class epoll_reactor final : public reactor {
     }
   }
 
-  // Waits holding no buffer; takes one from the pool only once bytes are there. A recv that fills
-  // its buffer may have left more behind: it takes another, so a large message leaves in one
-  // send. An error after some bytes is kept for the next call, so nothing received is lost.
   io_result receive(int fd, received& into, deadline until) override {
-    io_result total = 0;
-    while (!into.full()) {
-      if (fd_state& st = state(fd); st.pending != 0) {
-        if (total > 0) break;
-        return std::exchange(st.pending, 0);
+    struct adapter {
+      epoll_reactor& r;
+      int fd;
+      deadline until;
+      int pending() { return r.state(fd).pending; }
+      void set_pending(int e) { r.state(fd).pending = e; }
+      bool drained() { return r.drained(fd); }
+      // See read_some: after a FIN or an error the edge may be spent, so never wait then.
+      void emptied(bool short_read) {
+        if (!short_read || !r.hung_up(fd)) r.state(fd).drained = true;
       }
-      if (drained(fd)) {
-        if (total > 0) break;
-        if (const int r = wait(fd, direction::read, until); r < 0) return r;
+      int wait_readable() { return r.wait(fd, direction::read, until); }
+      io_result recv(char* buf, std::size_t len) {
+        const ssize_t n = ::recv(fd, buf, len, 0);
+        return n >= 0 ? n : -errno;
       }
-      char* buf = pool_.acquire();
-      const ssize_t n = ::recv(fd, buf, pool_.size(), 0);
-      if (n > 0) {
-        into.add(*this, {buf, static_cast<std::uint32_t>(n), 0});
-        total += n;
-        io_counters::add(counters_->recv_completions, 1);
-        io_counters::add(counters_->recv_bytes, static_cast<std::uint64_t>(n));
-        if (static_cast<std::size_t>(n) == pool_.size()) continue;
-        // See read_some: a short read emptied the queue.
-        if (!hung_up(fd)) state(fd).drained = true;
-        break;
-      }
-      pool_.give_back(buf);
-      if (n == 0) break;  // end of stream: 0 now, or on the next call after the bytes before it
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        state(fd).drained = true;
-        continue;
-      }
-      if (total == 0) return -errno;
-      state(fd).pending = -errno;
-      break;
-    }
-    return total;
+    };
+    return receive_pooled(*this, pool_, *counters_, into, adapter{*this, fd, until});
   }
 
   void release(std::span<const chunk> chunks) override {

@@ -195,7 +195,7 @@ class uring_reactor final : public reactor {
     if (s.armed) cancel_recv(fd, s);
     give_back_queue(s);
     ++s.generation;
-    s.armed = s.paused = s.eof = s.drained = false;
+    s.armed = s.paused = s.eof = s.drained = s.ever_armed = s.ever_received = false;
     s.ended = 0;
     s.receiver = nullptr;
   }
@@ -478,47 +478,28 @@ class uring_reactor final : public reactor {
 
   // ---- the older path: one recv per read, into a pooled buffer ----
 
-  // Waits (poll) holding no buffer once a recv emptied the socket; MSG_DONTWAIT makes a recv on
-  // an empty socket fail at once rather than hold its buffer in the kernel.
+  // The older path: one recv per read into a pooled buffer. MSG_DONTWAIT makes a recv on an
+  // empty socket fail at once rather than hold its buffer in the kernel; it then polls.
   io_result receive_pooled(int fd, received& into, deadline until) {
-    io_result total = 0;
-    while (!into.full()) {
-      if (const int e = slot(fd).ended; e != 0) {
-        if (total > 0) break;
-        slot(fd).ended = 0;
-        return e;
+    struct adapter {
+      uring_reactor& r;
+      int fd;
+      deadline until;
+      int pending() { return r.slot(fd).ended; }
+      void set_pending(int e) { r.slot(fd).ended = e; }
+      bool drained() { return r.slot(fd).drained; }
+      void emptied(bool) { r.slot(fd).drained = true; }
+      int wait_readable() {
+        const int w = r.wait_for(fd, POLLIN, until);
+        if (w == 0) r.slot(fd).drained = false;
+        return w;
       }
-      if (slot(fd).drained) {
-        if (total > 0) break;
-        if (const int w = wait_for(fd, POLLIN, until); w < 0) return w;
-        slot(fd).drained = false;
+      io_result recv(char* buf, std::size_t len) {
+        return r.perform(
+            [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, buf, len, MSG_DONTWAIT); }, until);
       }
-      char* buf = pool_.acquire();
-      const int r = perform(
-          [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, buf, pool_.size(), MSG_DONTWAIT); },
-          until);
-      if (r > 0) {
-        into.add(*this, {buf, static_cast<std::uint32_t>(r), 0});
-        total += r;
-        io_counters::add(counters_->recv_completions, 1);
-        io_counters::add(counters_->recv_bytes, static_cast<std::uint64_t>(r));
-        if (static_cast<std::size_t>(r) == pool_.size()) continue;
-        slot(fd).drained = true;
-        break;
-      }
-      pool_.give_back(buf);
-      if (r == 0) break;  // end of stream: 0 now, or on the next call after the bytes before it
-      if (r == -EAGAIN) {
-        slot(fd).drained = true;
-        continue;
-      }
-      if (r == -EINTR) continue;
-      if (total == 0) return r;
-      // A socket error after bytes: reported next time. A deadline or cancel is not sticky.
-      if (r != -ETIMEDOUT && r != -ECANCELED) slot(fd).ended = r;
-      break;
-    }
-    return total;
+    };
+    return io::receive_pooled(*this, pool_, *counters_, into, adapter{*this, fd, until});
   }
 
   template <typename Prep>
@@ -669,6 +650,21 @@ io_uring_probe run_io_uring_probe() {
   if (flags & IORING_SETUP_SINGLE_ISSUER) result.features.push_back("SINGLE_ISSUER");
   if (flags & IORING_SETUP_COOP_TASKRUN) result.features.push_back("COOP_TASKRUN");
   if (io_uring_register_ring_fd(&ring) == 1) result.features.push_back("REGISTERED_RING_FD");
+  // A provided buffer ring (5.19) carries the multishot recv; without one, receives take the older
+  // path by themselves. Registered on the probe ring, so the start line says which path serves.
+  void* probe_ring =
+      mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (probe_ring != MAP_FAILED) {
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(probe_ring);
+    reg.ring_entries = 1;
+    reg.bgid = buffer_group;
+    if (io_uring_register_buf_ring(&ring, &reg, 0) == 0) {
+      result.features.push_back("BUF_RING");
+      io_uring_unregister_buf_ring(&ring, buffer_group);
+    }
+    munmap(probe_ring, 4096);
+  }
   const unsigned feats = ring.features;
   const std::pair<unsigned, const char*> named[] = {
       {IORING_FEAT_FAST_POLL, "FAST_POLL"},

@@ -32,6 +32,12 @@ class receive_test : public testing::backend_test {
   }
 
   static address loopback() { return *address::parse("127.0.0.1:0"); }
+  // A connected loopback pair: `l` listens, `client` is connected to it, `server` accepted.
+  static void open_pair(listener& l, stream& client, stream& server) {
+    l = listener::open(loopback());
+    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
+    ASSERT_EQ(l.accept(server), 0);
+  }
 
   /// Echoes everything `conn` sends through lent chunks, until its end; counts the receives.
   static void echo_lent(stream& conn, int* receives = nullptr) {
@@ -67,11 +73,10 @@ TEST_P(receive_test, a_pipelined_burst_is_answered_whole_and_in_order) {
   std::string back;
   std::size_t lent_after = 1;
   run_with({}, [&] {
-    listener l = listener::open(loopback());
+    listener l;
     stream client;
-    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
     stream server;
-    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
     std::string burst;
     for (int i = 0; i < 200; ++i) burst += "message " + std::to_string(i) + "\n";
     ASSERT_EQ(client.write_all(burst.data(), burst.size()), static_cast<io_result>(burst.size()));
@@ -91,11 +96,10 @@ TEST_P(receive_test, large_messages_leave_whole_and_in_order) {
   const std::string big = pattern(300'000, 3);
   std::string back;
   run_with({}, [&] {
-    listener l = listener::open(loopback());
+    listener l;
     stream client;
-    ASSERT_EQ(stream::connect(l.local_address(), client), 0);
     stream server;
-    ASSERT_EQ(l.accept(server), 0);
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
     bool done = false;
     scheduler::current()->spawn([&] {
       echo_lent(server);
