@@ -1,5 +1,6 @@
 // Micro-benchmarks of the runtime and reactors (Google Benchmark; built, not run as tests):
-// a coroutine switch, spawn+finish, and a loopback ping-pong of 64-byte messages per backend.
+// a coroutine switch, spawn+finish, a deadline park+wake among many timers, and a loopback
+// ping-pong of 64-byte messages per backend.
 // Run: build/bench/echod_bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 
@@ -11,6 +12,7 @@ namespace echod {
 namespace {
 
 using runtime::scheduler;
+using namespace std::chrono_literals;
 
 std::unique_ptr<scheduler> make(io::backend_kind kind) {
   return std::make_unique<scheduler>(io::make_reactor(kind));
@@ -55,6 +57,33 @@ void spawn_and_finish(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(spawn_and_finish);
+
+// Park with a deadline and wake, as a connection does per message (a read with an idle timeout),
+// among `range(0)` other coroutines parked with deadlines: the timer bookkeeping per wait.
+void park_with_deadline_and_wake(benchmark::State& state) {
+  auto sched = make(io::backend_kind::epoll);
+  const auto others = static_cast<int>(state.range(0));
+  bool stop = false;
+  for (int i = 0; i < others; ++i) {
+    sched->spawn([&, i] {
+      while (!stop) runtime::this_coroutine::park(runtime::clock::now() + 300s + i * 1ms);
+    });
+  }
+  runtime::coroutine* parker = sched->spawn([&] {
+    while (!stop) runtime::this_coroutine::park(runtime::clock::now() + 300s);
+  });
+  sched->spawn([&] {
+    for (auto _ : state) {
+      scheduler::current()->wake(parker);
+      runtime::this_coroutine::yield();
+    }
+    stop = true;
+    scheduler::current()->cancel_all();
+  });
+  sched->run();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(park_with_deadline_and_wake)->Arg(0)->Arg(1000)->Arg(10000);
 
 void loopback_ping_pong(benchmark::State& state, io::backend_kind kind) {
   if (kind == io::backend_kind::io_uring && !io::probe_io_uring().usable) {

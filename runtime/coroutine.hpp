@@ -39,7 +39,10 @@ class coroutine {
   bool cancel_pending_ = false;    ///< one-shot: the next park() returns `cancelled` at once
   bool interruptible_ = true;      ///< false while in park_pinned(): only wake() resumes it
 
-  std::size_t heap_index_ = npos;  ///< slot in the timer heap, npos when no deadline is queued
+  /// The deadline of the park in progress (no_deadline when running, ready or parked without
+  /// one). The timer heap's entry for this coroutine may be earlier: entries are lazy (scheduler).
+  deadline deadline_ = no_deadline;
+  std::size_t heap_index_ = npos;  ///< slot in the timer heap, npos when no entry is queued
   coroutine* next_ready_ = nullptr;
   coroutine* prev_live_ = nullptr;
   coroutine* next_live_ = nullptr;

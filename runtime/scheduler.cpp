@@ -17,6 +17,13 @@ namespace ctx = boost::context;
 
 thread_local scheduler* current_scheduler = nullptr;
 
+// Timer entries are lazy, so that a connection that parks on every message with an idle deadline
+// costs no heap operation per message: park() only adds an entry, or moves one earlier, and a
+// wake leaves the entry where it is. An entry that comes due finds its coroutine either parked
+// with a deadline that has passed (it times out), parked with a later one (the entry goes back in
+// at that deadline), or not waiting on it any more (the entry is dropped). Each coroutine has at
+// most one entry, so stale ones cost no memory, and at most one early poller wake-up each.
+
 // How many turns in a row may run ready coroutines without looking at I/O.
 constexpr unsigned busy_turns_per_poll = 16;
 
@@ -191,6 +198,7 @@ void scheduler::unwind(coroutine* c) {
 
 void scheduler::finish(coroutine* c) {
   timers_.remove(c);
+  c->deadline_ = no_deadline;
   if (c->prev_live_ != nullptr) c->prev_live_->next_live_ = c->next_live_;
   if (c->next_live_ != nullptr) c->next_live_->prev_live_ = c->prev_live_;
   if (all_ == c) all_ = c->next_live_;
@@ -206,7 +214,7 @@ void scheduler::finish(coroutine* c) {
 }
 
 void scheduler::make_ready(coroutine* c, wake_reason why) {
-  timers_.remove(c);
+  c->deadline_ = no_deadline;  // its timer entry, if any, is now stale (see fire_timers())
   c->reason_ = why;
   c->state_ = coroutine::state::ready;
   c->next_ready_ = nullptr;
@@ -233,7 +241,13 @@ void scheduler::fire_timers() {
   if (timers_.empty()) return;
   const deadline now = clock::now();
   while (!timers_.empty() && timers_.earliest() <= now) {
-    make_ready(timers_.pop(), wake_reason::timed_out);
+    coroutine* c = timers_.pop();
+    if (c->state_ != coroutine::state::parked || c->deadline_ == no_deadline) continue;
+    if (c->deadline_ <= now) {
+      make_ready(c, wake_reason::timed_out);
+    } else {
+      timers_.push(c, c->deadline_);  // parked again since, with a later deadline
+    }
   }
 }
 
@@ -294,7 +308,8 @@ wake_reason scheduler::park(deadline until) {
   }
   c->state_ = coroutine::state::parked;
   c->interruptible_ = true;
-  if (until != no_deadline) timers_.push(c, until);
+  c->deadline_ = until;
+  if (until != no_deadline) timers_.schedule(c, until);
   suspend_current();
   return c->reason_;
 }

@@ -13,6 +13,15 @@ void timer_heap::push(coroutine* c, deadline when) {
   sift_up(heap_.size() - 1);
 }
 
+void timer_heap::schedule(coroutine* c, deadline when) {
+  const std::size_t i = c->heap_index_;
+  if (i == coroutine::npos) return push(c, when);
+  if (when < heap_[i].when) {
+    heap_[i].when = when;
+    sift_up(i);
+  }
+}
+
 void timer_heap::remove(coroutine* c) {
   const std::size_t i = c->heap_index_;
   if (i == coroutine::npos) return;

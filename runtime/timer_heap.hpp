@@ -1,5 +1,6 @@
-// A min-heap of parked coroutines ordered by deadline, with O(log n) removal: each coroutine has at
-// most one deadline and remembers its slot, so a wait that ends early costs no stale entry.
+// A min-heap of coroutines ordered by deadline, with O(log n) removal: each coroutine has at most
+// one entry and remembers its slot. The scheduler keeps entries lazily (see scheduler.cpp): an
+// entry may be earlier than the coroutine's current deadline, or outlive its wait.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,9 @@ class coroutine;
 class timer_heap {
  public:
   void push(coroutine* c, deadline when);
+  /// Makes `c` come due no later than `when`: pushes it, or moves its entry earlier. An entry
+  /// that is already due sooner stays as it is.
+  void schedule(coroutine* c, deadline when);
   void remove(coroutine* c);  ///< no-op if `c` has no deadline queued
   bool empty() const { return heap_.empty(); }
   std::size_t size() const { return heap_.size(); }

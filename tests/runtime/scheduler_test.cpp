@@ -59,6 +59,45 @@ TEST_P(scheduler_test, park_with_deadline_times_out_not_before_the_deadline) {
   EXPECT_GE(waited, 20ms);
 }
 
+// Timer entries are lazy (scheduler.cpp): a woken park leaves its entry behind. These check that
+// an entry left behind never ends a later wait early, and that an earlier deadline still counts.
+TEST_P(scheduler_test, a_stale_earlier_timer_times_out_the_next_park_at_its_own_deadline) {
+  auto sched = make_scheduler();
+  coroutine* sleeper = nullptr;
+  wake_reason first = wake_reason::timed_out, second = wake_reason::woken;
+  clock::duration waited{};
+  sleeper = sched->spawn([&] {
+    first = this_coroutine::park(clock::now() + 30ms);
+    const auto start = clock::now();
+    second = this_coroutine::park(start + 150ms);
+    waited = clock::now() - start;
+  });
+  sched->spawn([&] { scheduler::current()->wake(sleeper); });
+  sched->run();
+  EXPECT_EQ(first, wake_reason::woken);
+  EXPECT_EQ(second, wake_reason::timed_out);
+  EXPECT_GE(waited, 150ms);
+}
+
+TEST_P(scheduler_test, a_park_with_an_earlier_deadline_than_a_stale_timer_fires_at_its_own) {
+  auto sched = make_scheduler();
+  coroutine* sleeper = nullptr;
+  wake_reason first = wake_reason::timed_out, second = wake_reason::woken;
+  clock::duration waited{};
+  sleeper = sched->spawn([&] {
+    first = this_coroutine::park(clock::now() + 60s);
+    const auto start = clock::now();
+    second = this_coroutine::park(start + 20ms);
+    waited = clock::now() - start;
+  });
+  sched->spawn([&] { scheduler::current()->wake(sleeper); });
+  sched->run();
+  EXPECT_EQ(first, wake_reason::woken);
+  EXPECT_EQ(second, wake_reason::timed_out);
+  EXPECT_GE(waited, 20ms);
+  EXPECT_LT(waited, 30s);  // the 60 s entry was moved earlier, not waited out
+}
+
 TEST_P(scheduler_test, wake_before_deadline_removes_the_timer) {
   auto sched = make_scheduler();
   coroutine* sleeper = nullptr;

@@ -1,7 +1,15 @@
 // Runs a test body over every reactor backend: TEST_P(backend_test, ...) runs once with epoll and
 // once with io_uring (skipped, visibly, where io_uring cannot be set up).
+// With ECHOD_REQUIRE_IO_URING=1 (CI sets it) an io_uring case fails instead of skipping whenever
+// the kernel accepts io_uring_setup: a probe that wrongly rejects a working kernel would otherwise
+// turn half the suite into silent skips.
 #pragma once
 
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -13,10 +21,31 @@
 
 namespace echod::testing {
 
+/// Whether this kernel (and any seccomp filter or sysctl above it) lets a process make a ring.
+inline bool kernel_accepts_io_uring_setup() {
+  io_uring_params params{};
+  const long fd = ::syscall(__NR_io_uring_setup, 2, &params);
+  if (fd < 0) return false;
+  ::close(static_cast<int>(fd));
+  return true;
+}
+
+/// Whether an io_uring case may skip here: only where the kernel refuses io_uring, if the
+/// environment requires io_uring (ECHOD_REQUIRE_IO_URING=1).
+inline bool io_uring_skip_allowed() {
+  const char* required = std::getenv("ECHOD_REQUIRE_IO_URING");
+  return required == nullptr || std::string(required) != "1" || !kernel_accepts_io_uring_setup();
+}
+
 class backend_test : public ::testing::TestWithParam<io::backend_kind> {
  protected:
   void SetUp() override {
     if (GetParam() == io::backend_kind::io_uring && !io::probe_io_uring().usable) {
+      if (!io_uring_skip_allowed()) {
+        FAIL() << "ECHOD_REQUIRE_IO_URING=1 and the kernel accepts io_uring_setup, but echod's "
+                  "probe rejects io_uring: "
+               << io::probe_io_uring().reason;
+      }
       GTEST_SKIP() << "io_uring unavailable: " << io::probe_io_uring().reason;
     }
   }
