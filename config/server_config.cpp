@@ -217,6 +217,12 @@ server_config parse_server_config(std::string_view json_text, std::string_view s
   if (!is_power_of_two(c.io_uring_entries)) {
     r.fail("io_uring_entries", "must be a power of two, got " + std::to_string(c.io_uring_entries));
   }
+  r.read_bool("io_uring_multishot", c.io_uring_multishot);
+  r.read_uint("io_uring_buffers", c.io_uring_buffers, 1, 32768);
+  if (!is_power_of_two(c.io_uring_buffers)) {  // the kernel's buffer ring requires it
+    r.fail("io_uring_buffers", "must be a power of two, got " + std::to_string(c.io_uring_buffers));
+  }
+  r.read_size("io_uring_buffer_size", c.io_uring_buffer_size, 512, 1 << 20);
   read_cpu_affinity(r, c.cpu_affinity, c.cpus);
   r.read_choice("log_level", c.log_level);
   read_http(r, c.http);
@@ -252,6 +258,9 @@ nlohmann::ordered_json ordered(const server_config& c) {
   j["backlog"] = c.backlog;
   j["tcp_nodelay"] = c.tcp_nodelay;
   j["io_uring_entries"] = c.io_uring_entries;
+  j["io_uring_multishot"] = c.io_uring_multishot;
+  j["io_uring_buffers"] = c.io_uring_buffers;
+  j["io_uring_buffer_size"] = format_size(c.io_uring_buffer_size);
   switch (c.cpu_affinity) {
     case cpu_affinity_mode::none:
       j["cpu_affinity"] = "none";

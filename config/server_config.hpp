@@ -55,12 +55,17 @@ struct server_config {
   unsigned threads = 1;        // per process; 1..256; 0 = "auto"
   unsigned coroutines = 4096;  // per thread: bound on connections one scheduler serves; 1..1e6
   std::uint64_t stack_size = 64 * 1024;   // per coroutine; 16KiB..64MiB
-  std::uint64_t buffer_size = 64 * 1024;  // per-connection read buffer (heap); 512B..16MiB
+  std::uint64_t buffer_size = 64 * 1024;  // pooled receive buffer, lent per read; 512B..16MiB
   duration idle_timeout = std::chrono::seconds(300);     // >= 0; 0 = never close idle connections
   duration shutdown_timeout = std::chrono::seconds(10);  // > 0; graceful stop / reload drain limit
   unsigned backlog = 4096;                               // listen(2) backlog; 1..65535
   bool tcp_nodelay = true;
   unsigned io_uring_entries = 1024;  // submission queue size; power of two, 8..32768
+  // io_uring receives: multishot recv into a per-thread ring of io_uring_buffers buffers (a power
+  // of two, 1..32768) of io_uring_buffer_size bytes (512B..1MiB); false: one recv per read.
+  bool io_uring_multishot = true;
+  unsigned io_uring_buffers = 512;
+  std::uint64_t io_uring_buffer_size = 16 * 1024;
   cpu_affinity_mode cpu_affinity = cpu_affinity_mode::none;
   std::vector<int> cpus;  // the CPU ids when cpu_affinity == list (non-empty, distinct, 0..1023)
   config::log_level log_level = config::log_level::info;

@@ -21,6 +21,17 @@ inline const char* backend_name(backend_kind kind) { return config::name_of(kind
 
 struct reactor_options {
   unsigned ring_entries = 1024;  ///< io_uring submission queue size
+  /// Pooled receive buffers (epoll; io_uring without a buffer ring): size, and how many to keep.
+  std::size_t buffer_size = 64 * 1024;
+  std::size_t cached_buffers = 64;
+  /// io_uring: multishot recv into a provided buffer ring of `ring_buffers` buffers (a power of
+  /// two) of `ring_buffer_size` bytes each. False (or the environment variable
+  /// ECHOD_IO_URING_MULTISHOT=0, which tests use to run the older path) or a kernel without buffer
+  /// rings: one recv per read into the pool.
+  bool multishot = true;
+  unsigned ring_buffers = 512;
+  std::size_t ring_buffer_size = 16 * 1024;
+  io_counters* counters = nullptr;  ///< where the reactor counts (null: its own set)
 };
 
 /// What probing io_uring found: whether it can serve, why not, and what it offers.

@@ -5,13 +5,21 @@
 // One waiter per fd and direction: while a coroutine waits to read an fd (accept, read_some,
 // wait_readable) or to write it (connect, write_some), another that would wait the same way gets
 // -EALREADY at once, and the first wait goes on undisturbed (no silent overwrite).
+// Received bytes are lent, not copied: receive() hands out chunks of buffers the reactor owns (a
+// per-thread pool, or io_uring's provided buffer ring) and takes them back through release(), so
+// a connection waiting for input holds no buffer.
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "io/io_counters.hpp"
 #include "io/result.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/poller.hpp"
@@ -20,6 +28,51 @@ namespace echod::io {
 
 using runtime::deadline;
 using runtime::no_deadline;
+
+/// Bytes received into a buffer the reactor lends: data[0..size) may be changed in place.
+struct chunk {
+  char* data = nullptr;
+  std::uint32_t size = 0;
+  std::uint32_t id = 0;  ///< the backend's handle for the buffer (a buffer ring's bid)
+};
+
+class reactor;
+
+/// The chunks one receive (or several) lent, in arrival order; gives them back to their reactor
+/// on clear() or destruction (so a coroutine unwound mid-service returns them too). Lives on the
+/// receiving coroutine's stack; never copied.
+class received {
+ public:
+  static constexpr std::size_t capacity = 16;  ///< chunks one receive hands out at most
+
+  received() = default;
+  ~received() { clear(); }
+  received(const received&) = delete;
+  received& operator=(const received&) = delete;
+
+  std::span<chunk> chunks() { return {chunks_, count_}; }
+  std::span<const chunk> chunks() const { return {chunks_, count_}; }
+  bool empty() const { return count_ == 0; }
+  bool full() const { return count_ == capacity; }
+  std::size_t bytes() const {
+    std::size_t n = 0;
+    for (const chunk& c : chunks()) n += c.size;
+    return n;
+  }
+  /// Gives every chunk back to the reactor that lent it.
+  inline void clear();
+
+  /// For reactors: appends a chunk `from` lent. Never called when full().
+  void add(reactor& from, chunk c) {
+    owner_ = &from;
+    chunks_[count_++] = c;
+  }
+
+ private:
+  reactor* owner_ = nullptr;
+  chunk chunks_[capacity];
+  std::size_t count_ = 0;
+};
 
 class reactor : public runtime::poller {
  public:
@@ -34,13 +87,39 @@ class reactor : public runtime::poller {
   virtual int connect(int fd, const sockaddr* to, socklen_t len, deadline until) = 0;
   /// Up to `len` bytes; 0 at end of stream.
   virtual io_result read_some(int fd, void* buf, std::size_t len, deadline until) = 0;
+  /// Appends to `into` what has arrived on `fd`, waiting when nothing has: at least one chunk,
+  /// more when more is already there (up to received::capacity in all). The bytes appended (> 0),
+  /// 0 at end of stream, or -errno. The chunks are lent: give them back with into.clear().
+  virtual io_result receive(int fd, received& into, deadline until) = 0;
+  /// Takes back chunks receive() lent (received::clear() calls it).
+  virtual void release(std::span<const chunk> chunks) = 0;
   /// At least one byte unless an error: may be short.
   virtual io_result write_some(int fd, const void* buf, std::size_t len, deadline until) = 0;
+  /// The same over several buffers, in one send (sendmsg).
+  virtual io_result write_some(int fd, std::span<const iovec> iov, deadline until) = 0;
   /// Waits until `fd` is readable (or has an error / hang-up): 0 or -errno. For sockets whose
   /// reads the caller does itself, e.g. an eventfd or a pipe.
   virtual int wait_readable(int fd, deadline until) = 0;
-  /// Drops what the reactor knows of `fd`; call before close().
+  /// Drops what the reactor knows of `fd`, chunks received but not handed out included; call
+  /// before close().
   virtual void forget(int fd) = 0;
+
+  /// Receive buffers lent now: handed out, or (io_uring) queued for a connection. 0 when every
+  /// buffer is back.
+  virtual std::size_t buffers_lent() const = 0;
+  const io_counters& counters() const { return *counters_; }
+
+ protected:
+  explicit reactor(io_counters* counters) : counters_(counters ? counters : &own_counters_) {}
+  io_counters* counters_;
+
+ private:
+  io_counters own_counters_;
 };
+
+void received::clear() {
+  if (count_ != 0) owner_->release(chunks());
+  count_ = 0;
+}
 
 }  // namespace echod::io

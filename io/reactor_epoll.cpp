@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "io/buffer_pool.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace echod::io {
@@ -31,7 +32,8 @@ int from_wake(wake_reason why) {
 
 class epoll_reactor final : public reactor {
  public:
-  epoll_reactor() {
+  explicit epoll_reactor(const reactor_options& opts)
+      : reactor(opts.counters), pool_(opts.buffer_size, opts.cached_buffers) {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -97,16 +99,45 @@ class epoll_reactor final : public reactor {
     }
   }
 
-  io_result write_some(int fd, const void* buf, std::size_t len, deadline until) override {
-    for (;;) {
-      // MSG_NOSIGNAL: a peer that went away is an -EPIPE result, not a process-killing SIGPIPE.
-      const ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
-      if (n >= 0) return n;
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) return -errno;
-      if (const int r = wait(fd, direction::write, until); r < 0) return r;
-    }
+  io_result receive(int fd, received& into, deadline until) override {
+    struct adapter {
+      epoll_reactor& r;
+      int fd;
+      deadline until;
+      int pending() { return r.state(fd).pending; }
+      void set_pending(int e) { r.state(fd).pending = e; }
+      bool drained() { return r.drained(fd); }
+      // See read_some: after a FIN or an error the edge may be spent, so never wait then.
+      void emptied(bool short_read) {
+        if (!short_read || !r.hung_up(fd)) r.state(fd).drained = true;
+      }
+      int wait_readable() { return r.wait(fd, direction::read, until); }
+      io_result recv(char* buf, std::size_t len) {
+        const ssize_t n = ::recv(fd, buf, len, 0);
+        return n >= 0 ? n : -errno;
+      }
+    };
+    return receive_pooled(*this, pool_, *counters_, into, adapter{*this, fd, until});
   }
+
+  void release(std::span<const chunk> chunks) override {
+    for (const chunk& c : chunks) pool_.give_back(c.data);
+  }
+
+  io_result write_some(int fd, const void* buf, std::size_t len, deadline until) override {
+    return write_with([&] { return ::send(fd, buf, len, MSG_NOSIGNAL); }, len, fd, until);
+  }
+
+  io_result write_some(int fd, std::span<const iovec> iov, deadline until) override {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov.data());
+    msg.msg_iovlen = iov.size();
+    std::size_t len = 0;
+    for (const iovec& v : iov) len += v.iov_len;
+    return write_with([&] { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); }, len, fd, until);
+  }
+
+  std::size_t buffers_lent() const override { return pool_.lent(); }
 
   int wait_readable(int fd, deadline until) override {
     // Edge-triggered readiness may already have been reported and consumed: ask the fd first.
@@ -162,6 +193,22 @@ class epoll_reactor final : public reactor {
   }
 
  private:
+  // MSG_NOSIGNAL (both sends): a peer that went away is an -EPIPE result, not a process-killing
+  // SIGPIPE.
+  template <typename Send>
+  io_result write_with(Send&& send, std::size_t len, int fd, deadline until) {
+    for (;;) {
+      const ssize_t n = send();
+      if (n >= 0) {
+        if (static_cast<std::size_t>(n) < len) io_counters::add(counters_->short_sends, 1);
+        return n;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) return -errno;
+      if (const int r = wait(fd, direction::write, until); r < 0) return r;
+    }
+  }
+
   enum class direction { read, write };
   struct fd_state {
     coroutine* reader = nullptr;
@@ -172,6 +219,7 @@ class epoll_reactor final : public reactor {
     /// triggering reports every arrival after that read, so waiting first loses nothing.
     bool drained = false;
     bool hung_up = false;  ///< a FIN, reset or error was reported: reads never wait again
+    int pending = 0;       ///< -errno a receive() met after bytes: the next one returns it
   };
 
   fd_state& state(int fd) {
@@ -207,6 +255,7 @@ class epoll_reactor final : public reactor {
     return from_wake(why);
   }
 
+  buffer_pool pool_;
   int epfd_ = -1;
   int wake_fd_ = -1;
   std::vector<fd_state> fds_;
@@ -214,6 +263,8 @@ class epoll_reactor final : public reactor {
 
 }  // namespace
 
-std::unique_ptr<reactor> make_epoll_reactor() { return std::make_unique<epoll_reactor>(); }
+std::unique_ptr<reactor> make_epoll_reactor(const reactor_options& opts) {
+  return std::make_unique<epoll_reactor>(opts);
+}
 
 }  // namespace echod::io

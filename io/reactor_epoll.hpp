@@ -7,10 +7,11 @@
 #include <memory>
 #include <vector>
 
+#include "io/backend.hpp"
 #include "io/reactor.hpp"
 
 namespace echod::io {
 
-std::unique_ptr<reactor> make_epoll_reactor();
+std::unique_ptr<reactor> make_epoll_reactor(const reactor_options& opts = {});
 
 }  // namespace echod::io

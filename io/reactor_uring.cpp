@@ -3,14 +3,17 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <system_error>
+#include <utility>
 #include <vector>
 
+#include "io/buffer_pool.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace echod::io {
@@ -20,9 +23,19 @@ using runtime::coroutine;
 using runtime::scheduler;
 using runtime::wake_reason;
 
-// user_data values that are not operation records (those are pointers, never 0 or 1).
+// user_data values that are not operation records (those are pointers, 8-aligned, never 0 or 1).
 constexpr std::uint64_t ignored_completion = 0;  // cancel requests: their own result is noise
 constexpr std::uint64_t wake_completion = 1;     // the eventfd read interrupt() completes
+// A multishot recv: not a pointer but (generation << 32 | fd << 3 | recv_tag), so a completion
+// that comes after its connection is gone (closed while armed) lands on no freed memory: a stale
+// generation only gives its buffer back.
+constexpr std::uint64_t recv_tag = 2;
+constexpr std::uint64_t recv_data(int fd, std::uint32_t generation) {
+  return std::uint64_t{generation} << 32 | static_cast<std::uint64_t>(fd) << 3 | recv_tag;
+}
+
+// The provided buffer group of each thread's ring (one ring per reactor, so one group).
+constexpr int buffer_group = 0;
 
 // One operation in flight: lives on the waiting coroutine's stack until the kernel is done.
 struct operation {
@@ -44,7 +57,10 @@ int init_ring(io_uring& ring, unsigned entries, unsigned& flags_used) {
   int r = -EINVAL;
   for (unsigned flags : setup_flag_sets) {
     io_uring_params params{};
-    params.flags = flags;
+    // A multishot recv posts many completions per submission: a completion queue four times the
+    // submission queue keeps them from overflowing (CLAMP: the kernel caps it, 5.5+).
+    params.flags = flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    params.cq_entries = entries * 4;
     r = io_uring_queue_init_params(entries, &ring, &params);
     if (r == 0) {
       flags_used = flags;
@@ -57,7 +73,8 @@ int init_ring(io_uring& ring, unsigned entries, unsigned& flags_used) {
 
 class uring_reactor final : public reactor {
  public:
-  explicit uring_reactor(const reactor_options& opts) {
+  explicit uring_reactor(const reactor_options& opts)
+      : reactor(opts.counters), pool_(opts.buffer_size, opts.cached_buffers) {
     const int r = init_ring(ring_, opts.ring_entries, setup_flags_);
     if (r < 0) throw std::system_error(-r, std::generic_category(), "io_uring_setup");
     // Every io_uring_enter then skips looking the ring's file up (kernel 5.18+); optional.
@@ -67,11 +84,14 @@ class uring_reactor final : public reactor {
       io_uring_queue_exit(&ring_);
       throw std::system_error(errno, std::generic_category(), "eventfd");
     }
+    if (opts.multishot) setup_buffer_ring(opts.ring_buffers, opts.ring_buffer_size);
   }
 
   ~uring_reactor() override {
     io_uring_queue_exit(&ring_);
     ::close(wake_fd_);
+    if (bufs_ != nullptr) munmap(bufs_, ring_count_ * ring_size_);
+    if (br_ != nullptr) munmap(br_, ring_count_ * sizeof(io_uring_buf));
   }
 
   const char* name() const override { return "io_uring"; }
@@ -118,23 +138,67 @@ class uring_reactor final : public reactor {
     }
   }
 
-  io_result write_some(int fd, const void* buf, std::size_t len, deadline until) override {
-    const claim c(*this, fd, writing);
+  io_result receive(int fd, received& into, deadline until) override {
+    const claim c(*this, fd, reading);
     if (c.refused) return c.refused;
-    for (;;) {
-      const int r = perform(
-          [&](io_uring_sqe* sqe) { io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL); }, until);
-      if (r != -EAGAIN && r != -EINTR) return r;
-      if (const int w = wait_for(fd, POLLOUT, until); w < 0) return w;
+    if (multishot_) {
+      const io_result r = receive_multishot(fd, into, until);
+      if (r != -EINVAL || multishot_) return r;
+      // The kernel has buffer rings but not multishot recv (5.19): the older path from now on.
     }
+    return receive_pooled(fd, into, until);
   }
+
+  void release(std::span<const chunk> chunks) override {
+    unsigned to_ring = 0;
+    for (const chunk& ch : chunks) {
+      if (ch.data >= bufs_ && ch.data < bufs_ + ring_count_ * ring_size_) {
+        io_uring_buf_ring_add(br_, ch.data, static_cast<unsigned>(ring_size_),
+                              static_cast<unsigned short>(ch.id),
+                              io_uring_buf_ring_mask(static_cast<unsigned>(ring_count_)),
+                              static_cast<int>(to_ring++));
+      } else {
+        pool_.give_back(ch.data);
+      }
+    }
+    if (to_ring != 0) returned_to_ring(to_ring);
+  }
+
+  io_result write_some(int fd, const void* buf, std::size_t len, deadline until) override {
+    return send_with(
+        [&](io_uring_sqe* sqe) { io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL); }, fd, len,
+        until);
+  }
+
+  io_result write_some(int fd, std::span<const iovec> iov, deadline until) override {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov.data());
+    msg.msg_iovlen = iov.size();
+    std::size_t len = 0;
+    for (const iovec& v : iov) len += v.iov_len;
+    return send_with([&](io_uring_sqe* sqe) { io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL); },
+                     fd, len, until);
+  }
+
+  std::size_t buffers_lent() const override { return pool_.lent() + ring_lent_; }
 
   int wait_readable(int fd, deadline until) override {
     const claim c(*this, fd, reading);
     return c.refused ? c.refused : wait_for(fd, POLLIN, until);
   }
 
-  void forget(int) override {}
+  // A multishot recv outlives close(): the request holds the file. Cancel it; its last
+  // completions carry the old generation and only give their buffers back (see reap()).
+  void forget(int fd) override {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= slots_.size()) return;
+    fd_slot& s = slots_[static_cast<std::size_t>(fd)];
+    if (s.armed) cancel_recv(fd, s);
+    give_back_queue(s);
+    ++s.generation;
+    s.armed = s.paused = s.eof = s.drained = s.ever_armed = s.ever_received = false;
+    s.ended = 0;
+    s.receiver = nullptr;
+  }
 
   void poll(std::chrono::nanoseconds timeout) override {
     if (!wake_armed_) arm_wake();
@@ -152,6 +216,13 @@ class uring_reactor final : public reactor {
       io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, tsp, nullptr);
     }
     reap();
+    if (ring_.cq.koverflow != nullptr) {
+      const unsigned overflow = IO_URING_READ_ONCE(*ring_.cq.koverflow);
+      if (overflow != cq_overflow_seen_) {
+        io_counters::add(counters_->cq_overflows, overflow - cq_overflow_seen_);
+        cq_overflow_seen_ = overflow;
+      }
+    }
   }
 
   void interrupt() override {
@@ -162,34 +233,286 @@ class uring_reactor final : public reactor {
   unsigned setup_flags() const { return setup_flags_; }
 
  private:
+  // What the reactor keeps per fd: the waits in progress, and the multishot recv's state. Slots
+  // are indexed by fd and outlive it; `generation` tells a reused fd from its predecessor.
+  struct fd_slot {
+    runtime::coroutine* receiver = nullptr;  ///< parked in receive_multishot()
+    std::uint32_t generation = 0;
+    std::int32_t head = -1;  ///< buffers received, not yet handed out: bids, linked by next_
+    std::int32_t tail = -1;
+    std::uint32_t queued = 0;
+    int ended = 0;               ///< how the last multishot ended (-errno), not yet acted on
+    std::uint8_t claims = 0;     ///< directions waited on (reading, writing)
+    bool armed = false;          ///< a multishot recv is in the kernel
+    bool ever_armed = false;     ///< the next arming is a re-arm (counted)
+    bool paused = false;         ///< we cancelled it: too much queued; re-armed once taken
+    bool eof = false;            ///< the multishot saw end of stream, after the queued bytes
+    bool ever_received = false;  ///< a multishot brought bytes (so -EINVAL is not "unsupported")
+    bool drained = false;        ///< the pooled path's last recv emptied the socket: poll first
+  };
+
+  fd_slot& slot(int fd) {
+    const auto at = static_cast<std::size_t>(fd);
+    if (at >= slots_.size()) slots_.resize(at + 64);
+    return slots_[at];
+  }
+
   // Which directions of each fd a coroutine waits on (bits), so that a second waiter is refused
   // as on epoll, where the per-fd waiter slot would otherwise be overwritten.
   enum : std::uint8_t { reading = 1, writing = 2 };
   struct claim {
-    claim(uring_reactor& r, int fd, std::uint8_t dir) : waiting(r.waiting_), fd(fd), dir(dir) {
+    claim(uring_reactor& r, int fd, std::uint8_t dir) : slots(r.slots_), fd(fd), dir(dir) {
       if (fd < 0) {
         refused = -EBADF;
         return;
       }
-      const auto at = static_cast<std::size_t>(fd);
-      if (at >= waiting.size()) waiting.resize(at + 64);
-      if (waiting[at] & dir) {
+      fd_slot& s = r.slot(fd);
+      if (s.claims & dir) {
         refused = -EALREADY;
         return;
       }
-      waiting[at] |= dir;
+      s.claims |= dir;
     }
     // Index again at the end: the vector may have grown while this coroutine waited.
     ~claim() {
-      if (refused == 0) waiting[static_cast<std::size_t>(fd)] &= static_cast<std::uint8_t>(~dir);
+      if (refused == 0) {
+        slots[static_cast<std::size_t>(fd)].claims &= static_cast<std::uint8_t>(~dir);
+      }
     }
     claim(const claim&) = delete;
     claim& operator=(const claim&) = delete;
-    std::vector<std::uint8_t>& waiting;
+    std::vector<fd_slot>& slots;
     int fd;
     std::uint8_t dir;
     int refused = 0;  ///< -EALREADY (another waits) or -EBADF; 0 when the claim is held
   };
+
+  // ---- multishot recv into the provided buffer ring ----
+
+  // Falls back (leaves multishot_ false) where the kernel has no buffer rings (before 5.19).
+  void setup_buffer_ring(unsigned count, std::size_t size) {
+    const std::size_t ring_bytes = count * sizeof(io_uring_buf);
+    void* ring_mem =
+        mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ring_mem == MAP_FAILED) return;
+    // Untouched buffers cost no memory: pages come as the ring first cycles through them.
+    void* buf_mem = mmap(nullptr, count * size, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (buf_mem == MAP_FAILED) {
+      munmap(ring_mem, ring_bytes);
+      return;
+    }
+    br_ = static_cast<io_uring_buf_ring*>(ring_mem);
+    bufs_ = static_cast<char*>(buf_mem);
+    ring_count_ = count;
+    ring_size_ = size;
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(br_);
+    reg.ring_entries = count;
+    reg.bgid = buffer_group;
+    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
+      munmap(bufs_, count * size);
+      munmap(br_, ring_bytes);
+      br_ = nullptr;
+      bufs_ = nullptr;
+      return;
+    }
+    io_uring_buf_ring_init(br_);
+    const int mask = io_uring_buf_ring_mask(count);
+    for (unsigned bid = 0; bid < count; ++bid) {
+      io_uring_buf_ring_add(br_, bufs_ + bid * size, static_cast<unsigned>(size),
+                            static_cast<unsigned short>(bid), mask, static_cast<int>(bid));
+    }
+    io_uring_buf_ring_advance(br_, static_cast<int>(count));
+    next_.assign(count, -1);
+    length_.assign(count, 0);
+    // One connection may queue at most this many buffers before its recv is paused (TCP's window
+    // then holds the client back), so a client that sends without reading cannot empty the ring.
+    max_queued_ = std::max(1U, count / 16);
+    multishot_ = true;
+  }
+
+  void arm_recv(int fd, fd_slot& s) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = buffer_group;
+    io_uring_sqe_set_data64(sqe, recv_data(fd, s.generation));
+    if (s.ever_armed) io_counters::add(counters_->multishot_rearms, 1);
+    s.armed = s.ever_armed = true;
+  }
+
+  void cancel_recv(int fd, const fd_slot& s) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_cancel64(sqe, recv_data(fd, s.generation), 0);
+    io_uring_sqe_set_data64(sqe, ignored_completion);
+  }
+
+  // Hands out what is queued; otherwise arms the recv if it is not, and waits. A wait that ends
+  // (deadline, cancel) leaves the recv armed: what comes meanwhile queues for the next call.
+  io_result receive_multishot(int fd, received& into, deadline until) {
+    scheduler* sched = scheduler::current();
+    coroutine* self = scheduler::current_coroutine();
+    for (;;) {
+      fd_slot& s = slot(fd);
+      if (s.head >= 0) return hand_out(s, into);
+      if (s.eof) return 0;
+      if (const int r = std::exchange(s.ended, 0); r == -ENOBUFS) {
+        // The bytes wait in the socket. Re-arm once a buffer is back, not before: no spinning.
+        while (ring_lent_ >= ring_count_) {
+          if (sched->cancelled(self)) return -ECANCELED;
+          starved_.push_back(self);
+          const wake_reason why = sched->park(until);
+          std::erase(starved_, self);
+          if (why != wake_reason::woken)
+            return why == wake_reason::timed_out ? -ETIMEDOUT : -ECANCELED;
+        }
+        continue;
+      } else if (r == -EINVAL && !s.ever_received) {
+        multishot_ = false;  // no multishot recv in this kernel
+        return r;
+      } else if (r != 0) {
+        return r;
+      }
+      if (sched->cancelled(self)) return -ECANCELED;
+      if (!s.armed) arm_recv(fd, s);
+      s.receiver = self;
+      const wake_reason why = sched->park(until);
+      slots_[static_cast<std::size_t>(fd)].receiver =
+          nullptr;  // index again: slots_ may have grown
+      if (why == wake_reason::timed_out) return -ETIMEDOUT;
+      if (why == wake_reason::cancelled) return -ECANCELED;
+    }
+  }
+
+  io_result hand_out(fd_slot& s, received& into) {
+    io_result total = 0;
+    while (s.head >= 0 && !into.full()) {
+      const auto bid = static_cast<std::uint32_t>(s.head);
+      s.head = next_[bid];
+      --s.queued;
+      into.add(*this, {bufs_ + bid * ring_size_, length_[bid], bid});
+      total += length_[bid];
+    }
+    if (s.head < 0) s.tail = -1;
+    return total;
+  }
+
+  void give_back_queue(fd_slot& s) {
+    unsigned n = 0;
+    const int mask = io_uring_buf_ring_mask(static_cast<unsigned>(ring_count_));
+    for (std::int32_t bid = s.head; bid >= 0; bid = next_[static_cast<std::size_t>(bid)]) {
+      io_uring_buf_ring_add(br_, bufs_ + static_cast<std::size_t>(bid) * ring_size_,
+                            static_cast<unsigned>(ring_size_), static_cast<unsigned short>(bid),
+                            mask, static_cast<int>(n++));
+    }
+    s.head = s.tail = -1;
+    s.queued = 0;
+    if (n != 0) returned_to_ring(n);
+  }
+
+  void returned_to_ring(unsigned n) {
+    io_uring_buf_ring_advance(br_, static_cast<int>(n));
+    ring_lent_ -= n;
+    if (!starved_.empty()) {
+      scheduler* sched = scheduler::current();
+      for (coroutine* c : starved_) sched->wake(c);
+    }
+  }
+
+  void on_recv(const io_uring_cqe* cqe, std::uint64_t data) {
+    const int fd = static_cast<int>((data >> 3) & 0x1fff'ffff);
+    const auto generation = static_cast<std::uint32_t>(data >> 32);
+    const bool more = cqe->flags & IORING_CQE_F_MORE;
+    const bool has_buffer = cqe->flags & IORING_CQE_F_BUFFER;
+    const auto bid = static_cast<std::uint32_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+    if (has_buffer) ++ring_lent_;
+    fd_slot* s = static_cast<std::size_t>(fd) < slots_.size()
+                     ? &slots_[static_cast<std::size_t>(fd)]
+                     : nullptr;
+    if (s == nullptr || s->generation != generation) {  // its connection is gone
+      if (has_buffer) give_back_bid(bid);
+      return;
+    }
+    if (cqe->res > 0 && has_buffer) {
+      length_[bid] = static_cast<std::uint32_t>(cqe->res);
+      next_[bid] = -1;
+      if (s->tail >= 0) {
+        next_[static_cast<std::size_t>(s->tail)] = static_cast<std::int32_t>(bid);
+      } else {
+        s->head = static_cast<std::int32_t>(bid);
+      }
+      s->tail = static_cast<std::int32_t>(bid);
+      ++s->queued;
+      s->ever_received = true;
+      io_counters::add(counters_->recv_completions, 1);
+      io_counters::add(counters_->recv_bytes, static_cast<std::uint64_t>(cqe->res));
+      if (more && !s->paused && s->queued >= max_queued_) {
+        cancel_recv(fd, *s);
+        s->paused = true;
+      }
+    } else if (has_buffer) {
+      give_back_bid(bid);
+    }
+    if (!more) {
+      s->armed = false;
+      if (cqe->res == 0) {
+        s->eof = true;
+      } else if (cqe->res == -ENOBUFS) {
+        io_counters::add(counters_->buffer_ring_empty, 1);
+        s->ended = -ENOBUFS;
+      } else if (cqe->res < 0 && !(s->paused && cqe->res == -ECANCELED)) {
+        s->ended = cqe->res;
+      }
+      s->paused = false;
+    }
+    if (s->receiver != nullptr) scheduler::current()->wake(std::exchange(s->receiver, nullptr));
+  }
+
+  void give_back_bid(std::uint32_t bid) {
+    io_uring_buf_ring_add(br_, bufs_ + bid * ring_size_, static_cast<unsigned>(ring_size_),
+                          static_cast<unsigned short>(bid),
+                          io_uring_buf_ring_mask(static_cast<unsigned>(ring_count_)), 0);
+    returned_to_ring(1);
+  }
+
+  // ---- the older path: one recv per read, into a pooled buffer ----
+
+  // The older path: one recv per read into a pooled buffer. MSG_DONTWAIT makes a recv on an
+  // empty socket fail at once rather than hold its buffer in the kernel; it then polls.
+  io_result receive_pooled(int fd, received& into, deadline until) {
+    struct adapter {
+      uring_reactor& r;
+      int fd;
+      deadline until;
+      int pending() { return r.slot(fd).ended; }
+      void set_pending(int e) { r.slot(fd).ended = e; }
+      bool drained() { return r.slot(fd).drained; }
+      void emptied(bool) { r.slot(fd).drained = true; }
+      int wait_readable() {
+        const int w = r.wait_for(fd, POLLIN, until);
+        if (w == 0) r.slot(fd).drained = false;
+        return w;
+      }
+      io_result recv(char* buf, std::size_t len) {
+        return r.perform(
+            [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, buf, len, MSG_DONTWAIT); }, until);
+      }
+    };
+    return io::receive_pooled(*this, pool_, *counters_, into, adapter{*this, fd, until});
+  }
+
+  template <typename Prep>
+  io_result send_with(Prep&& prep, int fd, std::size_t len, deadline until) {
+    const claim c(*this, fd, writing);
+    if (c.refused) return c.refused;
+    for (;;) {
+      const int r = perform(prep, until);
+      if (r > 0 && static_cast<std::size_t>(r) < len) io_counters::add(counters_->short_sends, 1);
+      if (r != -EAGAIN && r != -EINTR) return r;
+      if (const int w = wait_for(fd, POLLOUT, until); w < 0) return w;
+    }
+  }
 
   int accept_or_wait(int listen_fd, deadline until) {
     for (;;) {
@@ -212,6 +535,7 @@ class uring_reactor final : public reactor {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     while (sqe == nullptr) {
       // The submission queue is full: hand the batch to the kernel now rather than wait a turn.
+      io_counters::add(counters_->sq_full_waits, 1);
       io_uring_submit(&ring_);
       sqe = io_uring_get_sqe(&ring_);
     }
@@ -268,6 +592,10 @@ class uring_reactor final : public reactor {
         wake_armed_ = false;
         continue;
       }
+      if ((data & 7) == recv_tag) {
+        on_recv(cqe, data);
+        continue;
+      }
       auto* op = reinterpret_cast<operation*>(data);
       op->result = cqe->res;
       op->done = true;
@@ -286,7 +614,21 @@ class uring_reactor final : public reactor {
   int wake_fd_ = -1;
   std::uint64_t wake_buffer_ = 0;
   bool wake_armed_ = false;
-  std::vector<std::uint8_t> waiting_;  ///< per fd: the claim directions held (reading, writing)
+  std::vector<fd_slot> slots_;  ///< per fd, indexed by fd
+
+  buffer_pool pool_;  ///< the older path's buffers
+  // The provided buffer ring (multishot_): ring_count_ buffers of ring_size_ bytes at bufs_.
+  bool multishot_ = false;
+  io_uring_buf_ring* br_ = nullptr;
+  char* bufs_ = nullptr;
+  std::size_t ring_count_ = 0;
+  std::size_t ring_size_ = 0;
+  std::size_t ring_lent_ = 0;          ///< taken by the kernel, not yet given back
+  std::vector<std::int32_t> next_;     ///< per bid: the next bid queued for the same fd
+  std::vector<std::uint32_t> length_;  ///< per bid: the bytes received into it
+  std::uint32_t max_queued_ = 1;
+  std::vector<coroutine*> starved_;  ///< receivers waiting for a buffer after ENOBUFS
+  unsigned cq_overflow_seen_ = 0;
 };
 
 }  // namespace
@@ -308,6 +650,21 @@ io_uring_probe run_io_uring_probe() {
   if (flags & IORING_SETUP_SINGLE_ISSUER) result.features.push_back("SINGLE_ISSUER");
   if (flags & IORING_SETUP_COOP_TASKRUN) result.features.push_back("COOP_TASKRUN");
   if (io_uring_register_ring_fd(&ring) == 1) result.features.push_back("REGISTERED_RING_FD");
+  // A provided buffer ring (5.19) carries the multishot recv; without one, receives take the older
+  // path by themselves. Registered on the probe ring, so the start line says which path serves.
+  void* probe_ring =
+      mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (probe_ring != MAP_FAILED) {
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(probe_ring);
+    reg.ring_entries = 1;
+    reg.bgid = buffer_group;
+    if (io_uring_register_buf_ring(&ring, &reg, 0) == 0) {
+      result.features.push_back("BUF_RING");
+      io_uring_unregister_buf_ring(&ring, buffer_group);
+    }
+    munmap(probe_ring, 4096);
+  }
   const unsigned feats = ring.features;
   const std::pair<unsigned, const char*> named[] = {
       {IORING_FEAT_FAST_POLL, "FAST_POLL"},

@@ -74,6 +74,10 @@ io_result stream::read_exact(void* buf, std::size_t len, deadline until) {
   return static_cast<io_result>(got);
 }
 
+io_result stream::receive(received& into, deadline until) {
+  return reactor::current().receive(fd(), into, until);
+}
+
 io_result stream::write_some(const void* buf, std::size_t len, deadline until) {
   return reactor::current().write_some(fd(), buf, len, until);
 }
@@ -86,6 +90,35 @@ io_result stream::write_all(const void* buf, std::size_t len, deadline until) {
     sent += static_cast<std::size_t>(r);
   }
   return static_cast<io_result>(sent);
+}
+
+io_result stream::write_all(const received& data, deadline until) {
+  const auto chunks = data.chunks();
+  if (chunks.size() == 1) return write_all(chunks[0].data, chunks[0].size, until);
+  iovec iov[received::capacity];
+  for (std::size_t i = 0; i < chunks.size(); ++i) iov[i] = {chunks[i].data, chunks[i].size};
+  const std::size_t total = data.bytes();
+  std::size_t first = 0;  // the first iovec not yet sent in full
+  for (std::size_t sent = 0; sent < total;) {
+    if (first + 1 == chunks.size()) {  // one left: a plain send
+      const io_result r = write_all(iov[first].iov_base, iov[first].iov_len, until);
+      return r < 0 ? r : static_cast<io_result>(total);
+    }
+    const io_result r = reactor::current().write_some(
+        fd(), std::span<const iovec>(iov + first, chunks.size() - first), until);
+    if (r < 0) return r;
+    sent += static_cast<std::size_t>(r);
+    for (auto left = static_cast<std::size_t>(r); left > 0;) {  // skip what the kernel took
+      if (left >= iov[first].iov_len) {
+        left -= iov[first++].iov_len;
+      } else {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+        iov[first].iov_len -= left;
+        left = 0;
+      }
+    }
+  }
+  return static_cast<io_result>(total);
 }
 
 int stream::shutdown_write() { return ::shutdown(fd(), SHUT_WR) == 0 ? 0 : -errno; }

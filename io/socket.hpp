@@ -50,9 +50,14 @@ class stream {
   /// Reads exactly `len` bytes unless the stream ends first: bytes read (short only at EOF) or
   /// -errno.
   io_result read_exact(void* buf, std::size_t len, deadline until = no_deadline);
+  /// Lends what has arrived (see reactor::receive): bytes appended to `into`, 0 at EOF, -errno.
+  io_result receive(received& into, deadline until = no_deadline);
   io_result write_some(const void* buf, std::size_t len, deadline until = no_deadline);
   /// Writes all `len` bytes, however short the kernel's writes: `len` or -errno.
   io_result write_all(const void* buf, std::size_t len, deadline until = no_deadline);
+  /// Writes every chunk of `data`, in order, in one send when the kernel takes it all: the bytes
+  /// or -errno.
+  io_result write_all(const received& data, deadline until = no_deadline);
 
   int shutdown_write();  ///< half-close: the peer reads EOF, we can still read. 0 or -errno
   /// Bytes written but not yet acknowledged by the peer (SIOCOUTQ), or -errno.

@@ -51,22 +51,13 @@ connection::connection(worker_thread& owner, int fd)
       idle_(owner.plan().idle_timeout),
       wait_(idle_) {
   owner_.attach(*this);
-  try {
-    buffer_ = owner_.buffers().acquire();
-  } catch (...) {
-    owner_.detach(*this);  // the destructor will not run; stream_ still closes the socket
-    throw;
-  }
   if (owner_.plan().cfg.tcp_nodelay) stream_.set_nodelay(true);
 }
 
 connection::~connection() {
   stream_.close();
-  owner_.buffers().release(std::move(buffer_));
   owner_.detach(*this);
 }
-
-std::size_t connection::buffer_size() const { return owner_.buffers().buffer_size(); }
 
 bool connection::draining() const { return owner_.draining(); }
 
@@ -99,7 +90,7 @@ wait_kind connection::expired_kind(runtime::deadline now) const {
   return deadline_ <= now ? deadline_kind_ : wait_kind_;
 }
 
-io::io_result connection::read(char* buf, std::size_t len) {
+io::io_result connection::receive(io::received& in) {
   // Ending (shutdown_timeout passed): everything read so far has been answered by now, since the
   // service only reads again after answering; stop here and let finish() end with FIN.
   if (owner_.ending()) return 0;
@@ -110,7 +101,7 @@ io::io_result connection::read(char* buf, std::size_t len) {
     const bool was_closing = owner_.closing();
     // The same clock read gives the deadline and the start of the wait that overload measures.
     read_started_ = runtime::clock::now();
-    n = stream_.read_some(buf, len, read_deadline(read_started_));
+    n = stream_.receive(in, read_deadline(read_started_));
     if (n != -ETIMEDOUT || shed_) break;
     if (owner_.ending() || (was_closing && owner_.closing())) {
       n = 0;
@@ -142,6 +133,16 @@ bool connection::write(const char* data, std::size_t len) {
     return false;
   }
   stats::add(owner_.counters().bytes_out, len);
+  return true;
+}
+
+bool connection::write(const io::received& data) {
+  const io::io_result r = stream_.write_all(data, io_deadline());
+  if (r < 0) {
+    fail(r);
+    return false;
+  }
+  stats::add(owner_.counters().bytes_out, static_cast<std::uint64_t>(r));
   return true;
 }
 
@@ -204,10 +205,12 @@ void connection::finish() {
   // Ending, the client was busy: it may still send what it wrote before it read our FIN, so wait
   // for its own end (the worker cuts the wait at ending_grace; an empty queue then still FINs).
   const bool stopping = owner_.closing() && !owner_.ending();
+  io::received dropped;  // buffers only while bytes are there to drop
   for (;;) {
     const runtime::deadline check =
         stopping ? std::min(until, runtime::clock::now() + linger_check) : until;
-    const io::io_result n = stream_.read_some(buffer_.get(), buffer_size(), check);
+    const io::io_result n = stream_.receive(dropped, check);
+    dropped.clear();
     if (n == -ETIMEDOUT && check < until && stream_.unacknowledged_bytes() > 0) continue;
     if (n <= 0) return;
   }

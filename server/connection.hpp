@@ -1,5 +1,6 @@
-// One client connection as a service sees it: read, write, a reusable buffer and the config.
-// It owns the socket and the buffer, applies the idle timeout to every read and write (and the
+// One client connection as a service sees it: receive, write and the config. It owns the socket
+// (received bytes are lent by the thread's reactor, see io::received: an idle connection holds no
+// buffer), applies the idle timeout to every read and write (and the
 // deadlines a service sets for its current step, such as an HTTP request's head), counts bytes,
 // errors and deadlines by kind in the thread's slot, and ends the connection politely once the
 // service returns: after a clean end of input it half-closes (the client reads every reply, then
@@ -10,7 +11,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 
 #include "config/server_config.hpp"
 #include "io/result.hpp"
@@ -41,13 +41,19 @@ class connection {
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  /// Up to `len` bytes into `buf`: the count (> 0), 0 at the end of input, or -errno after an
-  /// error, a timeout or an overload eviction (already counted and logged: the service should
-  /// just return). While the worker is closing, the input also ends once the client has been
-  /// quiet briefly; once it is ending (shutdown_timeout passed) it ends at once, unread.
-  io::io_result read(char* buf, std::size_t len);
+  /// Appends to `in` the bytes that have arrived (every chunk already there, up to
+  /// io::received::capacity; waits when none has): the bytes appended (> 0), 0 at the end of
+  /// input, or -errno after an error, a timeout or an overload eviction (already counted and
+  /// logged: the service should just return). The chunks may be changed in place and written
+  /// back; in.clear() (or its destructor) gives them back. While the worker is closing, the input
+  /// also ends once the client has been quiet briefly; once it is ending (shutdown_timeout
+  /// passed) it ends at once, unread.
+  io::io_result receive(io::received& in);
   /// Sends all `len` bytes; false after an error (counted: the service should just return).
   bool write(const char* data, std::size_t len);
+  /// Sends every chunk of `data` in order (one send when the kernel takes it all); false after an
+  /// error, as above. The chunks stay lent until data.clear().
+  bool write(const io::received& data);
 
   /// The worker no longer accepts (a reload or a stop): a service with sessions (HTTP
   /// keep-alive) should end them at the next boundary, so the client reconnects to a worker that
@@ -61,9 +67,6 @@ class connection {
   /// limit: no read waits past it, however often input trickles in. no_deadline clears it.
   void set_deadline(runtime::deadline until, wait_kind kind);
 
-  /// The connection's buffer: config().buffer_size bytes, the same for the connection's life.
-  char* buffer() { return buffer_.get(); }
-  std::size_t buffer_size() const;
   const config::server_config& config() const;
 
  private:
@@ -77,20 +80,19 @@ class connection {
   wait_kind expired_kind(runtime::deadline now) const;
   void fail(io::io_result error, wait_kind kind = wait_kind::idle);
   /// worker_thread::begin_closing() and end_connections(): a read in progress stops waiting for
-  /// the idle timeout (see read()).
+  /// the idle timeout (see receive()).
   void interrupt_read();
-  /// Parked in read() with no input for at least `grace` (at `now`): overload may evict it.
+  /// Parked in receive() with no input for at least `grace` (at `now`): overload may evict it.
   bool idle_for(runtime::clock::duration grace, runtime::deadline now) const {
     return reading_ && !shed_ && now - read_started_ >= grace;
   }
-  /// Overload: ends the pending read; the connection closes as `overload` (see read()).
+  /// Overload: ends the pending read; the connection closes as `overload` (see receive()).
   void shed();
   void finish();  ///< after the service returned: half-close, linger, then the destructor closes
 
   worker_thread& owner_;
   io::stream stream_;
-  runtime::coroutine* self_;  ///< the coroutine serving this connection
-  std::unique_ptr<char[]> buffer_;
+  runtime::coroutine* self_;                           ///< the coroutine serving this connection
   runtime::clock::duration idle_;                      ///< the idle timeout; zero: none
   runtime::clock::duration wait_;                      ///< see set_wait_limit()
   runtime::deadline deadline_ = runtime::no_deadline;  ///< see set_deadline()
@@ -98,7 +100,7 @@ class connection {
   wait_kind wait_kind_ = wait_kind::idle;
   wait_kind deadline_kind_ = wait_kind::idle;
   bool eof_ = false;      ///< the client ended its input (not a closing server's quiet end)
-  bool reading_ = false;  ///< parked in read(): interrupt_read() may cut the wait short
+  bool reading_ = false;  ///< parked in receive(): interrupt_read() may cut the wait short
   bool failed_ = false;   ///< an I/O error, timeout, eviction or cancel: close at once
   bool shed_ = false;     ///< chosen by overload eviction; its read is being ended
   connection* prev_ = nullptr;

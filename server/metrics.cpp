@@ -99,6 +99,23 @@ std::string render_prometheus(const master_snapshot& s) {
            "slots were nearly all taken).");
   e.sample("echod_connections_shed_total", "kind=\"keepalive_timeout\"", t.keepalive_timeouts);
   e.sample("echod_connections_shed_total", "kind=\"overload\"", t.overload_closes);
+  e.family("echod_io_events_total", "counter",
+           "Reactor events, summed over threads, by kind: multishot_rearm (an io_uring multishot "
+           "recv armed again after it ended), buffer_ring_empty (a recv ended by ENOBUFS: every "
+           "ring buffer queued or being sent; it resumes once one is back), cq_overflow "
+           "(completions the kernel held back: the completion queue was full), sq_full_wait "
+           "(submissions flushed early: the submission queue was full), short_send (a send "
+           "that took less than it was offered).");
+  e.sample("echod_io_events_total", "kind=\"multishot_rearm\"", t.multishot_rearms);
+  e.sample("echod_io_events_total", "kind=\"buffer_ring_empty\"", t.buffer_ring_empty);
+  e.sample("echod_io_events_total", "kind=\"cq_overflow\"", t.cq_overflows);
+  e.sample("echod_io_events_total", "kind=\"sq_full_wait\"", t.sq_full_waits);
+  e.sample("echod_io_events_total", "kind=\"short_send\"", t.short_sends);
+  e.single("echod_recv_completions_total", "counter",
+           "Receive completions that brought bytes (with the next: the mean bytes per receive).",
+           t.recv_completions);
+  e.single("echod_recv_completion_bytes_total", "counter",
+           "Bytes those receive completions brought.", t.recv_bytes);
   e.single("echod_workers_running", "gauge",
            "Worker processes alive, including those of a retiring generation.", s.workers_running);
   e.single("echod_workers_ready", "gauge",
@@ -134,6 +151,13 @@ std::string render_json(const master_snapshot& s) {
                  {"body_timeout", t.body_timeouts},
                  {"other", t.other_errors}};
   j["shed"] = {{"keepalive_timeout", t.keepalive_timeouts}, {"overload", t.overload_closes}};
+  j["io"] = {{"multishot_rearm", t.multishot_rearms},
+             {"buffer_ring_empty", t.buffer_ring_empty},
+             {"cq_overflow", t.cq_overflows},
+             {"sq_full_wait", t.sq_full_waits},
+             {"short_send", t.short_sends},
+             {"recv_completions", t.recv_completions},
+             {"recv_bytes", t.recv_bytes}};
   j["workers"] = {{"configured", s.workers_wanted},
                   {"ready", s.workers_ready},
                   {"running", s.workers_running},

@@ -1,10 +1,14 @@
 // The service table and the three services.
 //
 // Adding a service (say "reverse"):
-//   1. write `void serve_reverse(connection& c)` below: loop { n = c.read(buf, size); if (n <= 0)
-//      return; ...; if (!c.write(out, m)) return; }. Use c.buffer() for input and keep any other
-//      state in locals (they live on the connection's coroutine stack, config stack_size): no
-//      allocation per message, no locks, no blocking calls other than c.read / c.write;
+//   1. write `void serve_reverse(connection& c)` below: io::received in; loop { if
+//      (c.receive(in) <= 0) return; for each chunk of in.chunks(): transform chunk.data[0..size)
+//      in place; if (!c.write(in)) return; in.clear(); }. The chunks are the thread's buffers,
+//      lent (nothing is copied); one receive takes every chunk already there, so the replies to
+//      pipelined messages leave in one send. A reply of another size goes out of a local buffer
+//      with c.write(data, len) (as http does). Keep any other state in locals (they live on the
+//      connection's coroutine stack, config stack_size): no allocation per message, no locks, no
+//      blocking calls other than c.receive / c.write;
 //   2. declare it in services.hpp and add {"reverse", serve_reverse} to the table;
 //   3. add "reverse" to the choices of "service" in config/server_config.cpp (and FIELDS.md);
 //   4. add an integration test in tests/server/service_test.cpp.
@@ -120,23 +124,21 @@ const service* find_service(std::string_view name) {
 }
 
 void serve_upper(connection& c) {
-  char* buf = c.buffer();
-  const std::size_t size = c.buffer_size();
+  io::received in;
   for (;;) {
-    const io::io_result n = c.read(buf, size);
-    if (n <= 0) return;
-    upper_in_place(buf, static_cast<std::size_t>(n));
-    if (!c.write(buf, static_cast<std::size_t>(n))) return;
+    if (c.receive(in) <= 0) return;
+    for (const io::chunk& ch : in.chunks()) upper_in_place(ch.data, ch.size);
+    if (!c.write(in)) return;
+    in.clear();
   }
 }
 
 void serve_echo(connection& c) {
-  char* buf = c.buffer();
-  const std::size_t size = c.buffer_size();
+  io::received in;
   for (;;) {
-    const io::io_result n = c.read(buf, size);
-    if (n <= 0) return;
-    if (!c.write(buf, static_cast<std::size_t>(n))) return;
+    if (c.receive(in) <= 0) return;
+    if (!c.write(in)) return;
+    in.clear();
   }
 }
 
@@ -147,18 +149,23 @@ void serve_http(connection& c) {
                    .max_body_bytes = static_cast<std::size_t>(limits.max_body_bytes)});
   std::string out;  // responses; its capacity is reused for the connection's life
   http_deadlines deadlines(c, limits);
-  char* buf = c.buffer();
-  const std::size_t size = c.buffer_size();
+  io::received in;
   for (;;) {
-    const io::io_result n = c.read(buf, size);
+    const io::io_result n = c.receive(in);
     if (n < 0) return;
     if (c.draining()) engine.end_keep_alive();
-    const bool keep =
-        n == 0 ? engine.on_eof(out) : engine.on_data({buf, static_cast<std::size_t>(n)}, out);
+    // Every chunk already received, then one send of all their responses.
+    bool keep = true;
+    if (n == 0) keep = engine.on_eof(out);
+    for (const io::chunk& ch : in.chunks()) {
+      keep = engine.on_data({ch.data, ch.size}, out);
+      if (!keep) break;
+      deadlines.after(engine, ch.size);
+    }
+    in.clear();
     if (!out.empty() && !c.write(out.data(), out.size())) return;
     out.clear();
     if (!keep) return;
-    deadlines.after(engine, static_cast<std::size_t>(n));
   }
 }
 

@@ -20,6 +20,13 @@ void totals::add(const thread_counters& c) {
   body_timeouts += c.body_timeouts.load(r);
   keepalive_timeouts += c.keepalive_timeouts.load(r);
   overload_closes += c.overload_closes.load(r);
+  multishot_rearms += c.io.multishot_rearms.load(r);
+  buffer_ring_empty += c.io.buffer_ring_empty.load(r);
+  cq_overflows += c.io.cq_overflows.load(r);
+  sq_full_waits += c.io.sq_full_waits.load(r);
+  short_sends += c.io.short_sends.load(r);
+  recv_completions += c.io.recv_completions.load(r);
+  recv_bytes += c.io.recv_bytes.load(r);
 }
 
 totals& totals::operator+=(const totals& o) {
@@ -35,6 +42,13 @@ totals& totals::operator+=(const totals& o) {
   body_timeouts += o.body_timeouts;
   keepalive_timeouts += o.keepalive_timeouts;
   overload_closes += o.overload_closes;
+  multishot_rearms += o.multishot_rearms;
+  buffer_ring_empty += o.buffer_ring_empty;
+  cq_overflows += o.cq_overflows;
+  sq_full_waits += o.sq_full_waits;
+  short_sends += o.short_sends;
+  recv_completions += o.recv_completions;
+  recv_bytes += o.recv_bytes;
   return *this;
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "io/io_counters.hpp"
+
 namespace echod::server::stats {
 
 /// One scheduler thread's counters. Written by that thread only (see add()).
@@ -29,8 +31,9 @@ struct alignas(64) thread_counters {
   // to make room (overload).
   std::atomic<std::uint64_t> keepalive_timeouts{0};
   std::atomic<std::uint64_t> overload_closes{0};
+  io::io_counters io;  ///< the thread's reactor counts here (multishot re-arms, ENOBUFS, ...)
 };
-static_assert(sizeof(thread_counters) == 128, "two cache lines per thread");
+static_assert(sizeof(thread_counters) == 192, "three cache lines per thread");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "slots live in shared memory");
 
 /// Adds for the single writer: a plain load and store, no locked instruction on the data path.
@@ -47,6 +50,9 @@ struct totals {
   std::uint64_t resets = 0, timeouts = 0, other_errors = 0;
   std::uint64_t header_timeouts = 0, body_timeouts = 0, keepalive_timeouts = 0;
   std::uint64_t overload_closes = 0;
+  // The reactors' (io::io_counters).
+  std::uint64_t multishot_rearms = 0, buffer_ring_empty = 0, cq_overflows = 0, sq_full_waits = 0;
+  std::uint64_t short_sends = 0, recv_completions = 0, recv_bytes = 0;
 
   void add(const thread_counters& c);
   totals& operator+=(const totals& o);

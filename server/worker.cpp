@@ -158,13 +158,23 @@ bool worker_process::start() {
       spdlog::error("a coroutine ended with a non-standard exception");
     }
   };
-  const io::reactor_options reactor_opts{.ring_entries = cfg.io_uring_entries};
+  const io::reactor_options reactor_opts{
+      .ring_entries = cfg.io_uring_entries,
+      .buffer_size = cfg.buffer_size,
+      // Enough to absorb bursts without going to malloc; spare buffers beyond it are freed.
+      .cached_buffers = std::min<std::size_t>(cfg.coroutines, 64),
+      .multishot = cfg.io_uring_multishot,
+      .ring_buffers = cfg.io_uring_buffers,
+      .ring_buffer_size = cfg.io_uring_buffer_size,
+  };
   try {
     pool_ = std::make_unique<runtime::scheduler_pool>(
         opts,
         [this, reactor_opts](std::size_t i) -> std::unique_ptr<runtime::poller> {
           try {
-            return io::make_reactor(args_.backend, reactor_opts);
+            io::reactor_options thread_opts = reactor_opts;
+            thread_opts.counters = &counters_[i].io;
+            return io::make_reactor(args_.backend, thread_opts);
           } catch (const std::exception& e) {
             gate_.failed("thread " + std::to_string(i) + ": " + e.what());
             throw;

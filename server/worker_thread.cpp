@@ -9,20 +9,12 @@
 #include "server/connection.hpp"
 
 namespace echod::server {
-namespace {
-
-// Enough to absorb connection churn without going to malloc; idle buffers beyond it are freed.
-constexpr std::size_t max_cached_buffers = 64;
-
-}  // namespace
 
 worker_thread::worker_thread(const worker_plan& plan, stats::thread_counters& counters,
                              std::function<void()> on_done)
     : plan_(plan),
       counters_(counters),
       on_done_(std::move(on_done)),
-      buffers_(plan.cfg.buffer_size,
-               std::min<std::size_t>(plan.cfg.coroutines, max_cached_buffers)),
       // Rounded up, at least 1: with 100% eviction starts only when every slot is taken.
       overload_mark_(std::max<std::size_t>(
           1, (std::size_t{plan.cfg.coroutines} * plan.cfg.overload.threshold_percent + 99) / 100)),

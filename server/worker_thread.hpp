@@ -28,7 +28,6 @@
 
 #include "config/server_config.hpp"
 #include "runtime/scheduler.hpp"
-#include "server/buffer_pool.hpp"
 #include "server/services.hpp"
 #include "server/stats.hpp"
 
@@ -76,7 +75,6 @@ class worker_thread {
   runtime::scheduler* scheduler() const { return sched_; }
   const worker_plan& plan() const { return plan_; }
   stats::thread_counters& counters() { return counters_; }
-  buffer_pool& buffers() { return buffers_; }
   std::size_t open_connections() const { return open_; }
 
   // ---- for the acceptors ----
@@ -101,7 +99,6 @@ class worker_thread {
   const worker_plan& plan_;
   stats::thread_counters& counters_;
   std::function<void()> on_done_;
-  buffer_pool buffers_;
   runtime::scheduler* sched_ = nullptr;
   std::vector<runtime::coroutine*> acceptors_;  ///< running acceptors (removed as they end)
   std::vector<runtime::coroutine*> waiting_;    ///< acceptors parked in reserve_slot()

@@ -47,6 +47,9 @@ TEST(server_config, empty_object_gives_the_defaults) {
   EXPECT_EQ(c.backlog, 4096U);
   EXPECT_TRUE(c.tcp_nodelay);
   EXPECT_EQ(c.io_uring_entries, 1024U);
+  EXPECT_TRUE(c.io_uring_multishot);
+  EXPECT_EQ(c.io_uring_buffers, 512U);
+  EXPECT_EQ(c.io_uring_buffer_size, 16384U);
   EXPECT_EQ(c.cpu_affinity, cpu_affinity_mode::none);
   EXPECT_TRUE(c.cpus.empty());
   EXPECT_EQ(c.log_level, log_level::info);
@@ -101,6 +104,9 @@ TEST(server_config, round_trips_through_to_json) {
   c.backlog = 65535;
   c.tcp_nodelay = false;
   c.io_uring_entries = 8;
+  c.io_uring_multishot = false;
+  c.io_uring_buffers = 1;
+  c.io_uring_buffer_size = 1 << 20;
   c.cpu_affinity = cpu_affinity_mode::list;
   c.cpus = {3, 0, 7};
   c.log_level = log_level::off;
@@ -150,8 +156,8 @@ TEST(server_config, unknown_keys_including_nested) {
   EXPECT_EQ(error_of(R"({"proceses": 4})"),
             "echod.json: proceses: unknown key (known: listen, service, backend, processes, "
             "threads, coroutines, stack_size, buffer_size, idle_timeout, shutdown_timeout, "
-            "backlog, tcp_nodelay, io_uring_entries, cpu_affinity, log_level, http, overload, "
-            "admin)");
+            "backlog, tcp_nodelay, io_uring_entries, io_uring_multishot, io_uring_buffers, "
+            "io_uring_buffer_size, cpu_affinity, log_level, http, overload, admin)");
   EXPECT_EQ(error_of(R"({"overload": {"grace": 1}})"),
             "echod.json: overload.grace: unknown key (known: enabled, threshold_percent, "
             "idle_grace)");
@@ -231,6 +237,14 @@ TEST(server_config, out_of_range) {
             "echod.json: io_uring_entries: must be between 8 and 32768, got 4");
   EXPECT_EQ(error_of(R"({"io_uring_entries": 1000})"),
             "echod.json: io_uring_entries: must be a power of two, got 1000");
+  EXPECT_EQ(error_of(R"({"io_uring_buffers": 0})"),
+            "echod.json: io_uring_buffers: must be between 1 and 32768, got 0");
+  EXPECT_EQ(error_of(R"({"io_uring_buffers": 100})"),
+            "echod.json: io_uring_buffers: must be a power of two, got 100");
+  EXPECT_EQ(error_of(R"({"io_uring_buffer_size": "2MiB"})"),
+            R"(echod.json: io_uring_buffer_size: must be between 512B and 1MiB, got "2MiB")");
+  EXPECT_EQ(error_of(R"({"io_uring_multishot": "no"})").substr(0, 31),
+            "echod.json: io_uring_multishot:");
   EXPECT_EQ(error_of(R"({"cpu_affinity": [0, -1]})"),
             "echod.json: cpu_affinity[1]: must be between 0 and 1023, got -1");
   EXPECT_EQ(error_of(R"({"cpu_affinity": [1024]})"),

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -327,6 +328,42 @@ TEST_P(admin_test, metrics_parse_as_prometheus_text_and_count_the_traffic) {
                          [](const prometheus& m) { return m.at("echod_connections_active") == 1; })
                 .at("echod_connections_active"),
             1);
+  EXPECT_EQ(exit_of_stop(*e), "exited 0") << e->log();
+}
+
+TEST_P(admin_test, io_counters_move_with_the_traffic) {
+  // Two 512-byte ring buffers for four clients sending 200 KB at once: the ring runs empty.
+  auto e = start(
+      {"--set", "processes=1", "--set", "io_uring_buffers=2", "--set", "io_uring_buffer_size=512"});
+  ASSERT_TRUE(e->wait_workers(1, scaled(10s))) << e->log();
+  constexpr int clients = 4;
+  constexpr std::size_t size = 200'000;
+  std::vector<std::thread> threads;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      client c(e->port());
+      if (c.round_trip(random_bytes(size, static_cast<unsigned>(i)))) ++answered;
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(answered, clients) << e->log();
+  const prometheus p = scrape_until(admin_, [](const prometheus& m) {
+    return m.at("echod_connections_closed_total") == clients;
+  });
+  // Every byte received is counted once, in some completion.
+  EXPECT_EQ(p.at("echod_recv_completion_bytes_total"), static_cast<double>(clients * size));
+  EXPECT_GE(p.at("echod_recv_completions_total"), static_cast<double>(clients));
+  for (const char* kind :
+       {"multishot_rearm", "buffer_ring_empty", "cq_overflow", "sq_full_wait", "short_send"}) {
+    EXPECT_GE(p.at(std::string("echod_io_events_total{kind=\"") + kind + "\"}"), 0) << kind;
+  }
+  const bool multishot = GetParam() == io::backend_kind::io_uring &&
+                         std::getenv("ECHOD_IO_URING_MULTISHOT") == nullptr;
+  if (multishot) {
+    EXPECT_GT(p.at("echod_io_events_total{kind=\"buffer_ring_empty\"}"), 0);
+    EXPECT_GT(p.at("echod_io_events_total{kind=\"multishot_rearm\"}"), 0);
+  }
   EXPECT_EQ(exit_of_stop(*e), "exited 0") << e->log();
 }
 
