@@ -59,7 +59,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       liburing2 libboost-context1.74.0 libfmt9 libspdlog1.10 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt/* /var/log/dpkg.log \
- && useradd --system --user-group --no-create-home --home-dir /nonexistent \
+ && useradd --system --uid 999 --user-group --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin echod
 
 COPY --from=build /build/server/echod      /usr/local/bin/echod
