@@ -7,9 +7,8 @@
 // Exit 0: every check held; 1: a check failed (each printed).
 "use strict";
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
-const { start_echod, stop_echod, get, checks } = require("./echod_child");
+const { with_echod, get, checks } = require("./echod_child");
 
 const root = process.argv[2];
 const dashboard = JSON.parse(fs.readFileSync(path.join(root, "deploy/grafana/echod.json"), "utf8"));
@@ -52,30 +51,18 @@ c.equal(JSON.stringify(selectors('sum by (kind) (rate(echod_x_total{kind="a",ins
         "the PromQL name extraction");
 
 // ---- against a live /metrics ----
-async function live() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "echod-grafana-"));
-  const config = path.join(dir, "echod.json");
-  fs.writeFileSync(config, JSON.stringify({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", processes: 1 }));
-  const e = await start_echod(config, []);
-  try {
-    const m = await get(e.admin_port, "/metrics");
-    c.equal(m.status, 200, "GET /metrics");
-    const families = new Set([...m.body.matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1]));
-    for (const { name, matchers } of used) {
-      c.ok(families.has(name), `the dashboard uses ${name}, which echod's /metrics does not export`);
-      // Equality matchers on fixed values must name a sample that exists.
-      for (const [, label, value] of matchers.matchAll(/([a-zA-Z_]\w*)\s*=\s*"([^"$]*)"/g)) {
-        c.ok(new RegExp(`^${name}\\{[^}]*\\b${label}="${value}"`, "m").test(m.body),
-             `${name}{${label}="${value}"} is not in /metrics`);
-      }
+const config = JSON.stringify({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", processes: 1 });
+c.finish_after("deploy/grafana", () => with_echod(c, config, [], async (e) => {
+  const m = await get(e.admin_port, "/metrics");
+  c.equal(m.status, 200, "GET /metrics");
+  const families = new Set([...m.body.matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1]));
+  for (const { name, matchers } of used) {
+    c.ok(families.has(name), `the dashboard uses ${name}, which echod's /metrics does not export`);
+    // Equality matchers on fixed values must name a sample that exists.
+    for (const [, label, value] of matchers.matchAll(/([a-zA-Z_]\w*)\s*=\s*"([^"$]*)"/g)) {
+      c.ok(new RegExp(`^${name}\\{[^}]*\\b${label}="${value}"`, "m").test(m.body),
+           `${name}{${label}="${value}"} is not in /metrics`);
     }
-    console.log(`metrics the dashboard uses: ${[...new Set(used.map((u) => u.name))].sort().join(" ")}`);
-  } finally {
-    c.equal(await stop_echod(e), 0, "echod's exit status after SIGTERM");
-    fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-live().then(() => c.finish("deploy/grafana"), (err) => {
-  console.error(err.message);
-  process.exit(1);
-});
+  console.log(`metrics the dashboard uses: ${[...new Set(used.map((u) => u.name))].sort().join(" ")}`);
+}));

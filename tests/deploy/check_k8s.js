@@ -10,10 +10,9 @@
 "use strict";
 const { execFileSync } = require("child_process");
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
 const YAML = require("yaml");
-const { SKIP, start_echod, stop_echod, get, checks } = require("./echod_child");
+const { SKIP, with_echod, get, checks } = require("./echod_child");
 
 const root = process.argv[2];
 const kubectl = process.env.KUBECTL;
@@ -138,35 +137,22 @@ async function wait_status(port, p, want) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-async function live() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "echod-k8s-"));
-  const config = path.join(dir, "echod.json");
-  fs.writeFileSync(config, cm_text);
+// The same config on ephemeral loopback ports, one worker (the machine is shared).
+const sets = ["listen=127.0.0.1:0", "admin=127.0.0.1:0", "processes=1"];
+c.finish_after("deploy/k8s", () => with_echod(c, cm_text, sets, async (e, config) => {
   try {
     execFileSync(process.env.ECHOD, ["--check-config", "-c", config], { stdio: "pipe" });
-    c.ok(true, "");
-  } catch (e) {
-    c.ok(false, `echod --check-config rejects the ConfigMap's echod.json: ${e.stderr}`);
+  } catch (err) {
+    c.ok(false, `echod --check-config rejects the ConfigMap's echod.json: ${err.stderr}`);
   }
-  // The same config on ephemeral loopback ports, one worker (the machine is shared).
-  const e = await start_echod(config, ["listen=127.0.0.1:0", "admin=127.0.0.1:0", "processes=1"]);
-  try {
-    // Unready (503) until every worker serves, as a readiness probe should be; then 200.
-    for (const probe of ["readinessProbe", "livenessProbe"]) {
-      const p = container[probe].httpGet.path;
-      c.equal(await wait_status(e.admin_port, p, 200), 200, `${probe} ${p} on a real echod`);
-    }
-    const m = await get(e.admin_port, annotations["prometheus.io/path"]);
-    c.equal(m.status, 200, `scrape path ${annotations["prometheus.io/path"]}`);
-    c.ok(/^text\/plain; version=0\.0\.4/.test(m.type) && /^echod_up 1$/m.test(m.body),
-         `the scrape path serves Prometheus' text format with echod_up 1 (got ${m.type})`);
-    c.equal((await get(e.admin_port, "/no-such-path")).status, 404, "an unknown admin path");
-  } finally {
-    c.equal(await stop_echod(e), 0, "echod's exit status after SIGTERM");
-    fs.rmSync(dir, { recursive: true, force: true });
+  // Unready (503) until every worker serves, as a readiness probe should be; then 200.
+  for (const probe of ["readinessProbe", "livenessProbe"]) {
+    const p = container[probe].httpGet.path;
+    c.equal(await wait_status(e.admin_port, p, 200), 200, `${probe} ${p} on a real echod`);
   }
-}
-live().then(() => c.finish("deploy/k8s"), (err) => {
-  console.error(err.message);
-  process.exit(1);
-});
+  const m = await get(e.admin_port, annotations["prometheus.io/path"]);
+  c.equal(m.status, 200, `scrape path ${annotations["prometheus.io/path"]}`);
+  c.ok(/^text\/plain; version=0\.0\.4/.test(m.type) && /^echod_up 1$/m.test(m.body),
+       `the scrape path serves Prometheus' text format with echod_up 1 (got ${m.type})`);
+  c.equal((await get(e.admin_port, "/no-such-path")).status, 404, "an unknown admin path");
+}));

@@ -10,7 +10,10 @@ for (const m of ["yaml", "kubernetes-models/package.json"]) {
   }
 }
 const { spawn } = require("child_process");
+const fs = require("fs");
 const http = require("http");
+const os = require("os");
+const path = require("path");
 
 /// Exit status meson reads as "skipped".
 const SKIP = 77;
@@ -60,6 +63,25 @@ function stop_echod(e, ms = 20000) {
   });
 }
 
+/// Writes `config_text` to a temporary file, starts echod on it with `sets`, awaits
+/// `body(echod, config_path)`, then stops echod (checking its exit status 0 after SIGTERM into `c`)
+/// and removes the file.
+async function with_echod(c, config_text, sets, body) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "echod-deploy-"));
+  const config = path.join(dir, "echod.json");
+  try {
+    fs.writeFileSync(config, config_text);
+    const e = await start_echod(config, sets);
+    try {
+      await body(e, config);
+    } finally {
+      c.equal(await stop_echod(e), 0, "echod's exit status after SIGTERM");
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /// GET http://127.0.0.1:PORT/PATH: {status, type, body}.
 function get(port, path) {
   return new Promise((resolve, reject) => {
@@ -87,12 +109,19 @@ class checks {
   equal(a, b, what) {
     this.ok(a === b, `${what}: ${JSON.stringify(a)} != ${JSON.stringify(b)}`);
   }
-  /// Prints the result and exits: 0 when every check held, 1 otherwise.
-  finish(name) {
+  /// Awaits `body`, prints the result and exits: 0 when every check held, 1 otherwise (or when
+  /// `body` threw).
+  async finish_after(name, body) {
+    try {
+      await body();
+    } catch (err) {
+      console.error(err.message);
+      process.exit(1);
+    }
     for (const p of this.problems) console.error(`FAIL ${p}`);
     console.log(`${name}: ${this.count - this.problems.length} of ${this.count} checks held`);
     process.exit(this.problems.length ? 1 : 0);
   }
 }
 
-module.exports = { SKIP, start_echod, stop_echod, get, checks };
+module.exports = { SKIP, with_echod, get, checks };
