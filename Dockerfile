@@ -29,7 +29,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       g++ meson ninja-build pkg-config python3 \
       liburing-dev libboost-context-dev nlohmann-json3-dev libcli11-dev \
-      libfmt-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev \
+      libfmt-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
