@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Dockerfile and runs the image without a container engine, as a new user would check it:
-#   scripts/docker-check.sh          as root; needs buildah (apt-get install buildah) and the base
+#   scripts/docker-check.sh [--no-build]   as root; needs buildah (apt-get install buildah) and the base
 #                                    image from scripts/docker-base.sh
 # 1. buildah bud (vfs storage, chroot isolation, no pull): the build runs the unit and integration
 #    suites (ECHOD_TEST_SUITES, passed through as a build argument when set);
@@ -8,8 +8,12 @@
 #    network namespace of its own (so its fixed port meets nobody's);
 # 3. runs its HEALTHCHECK command there, which must pass (retried for the start period);
 # 4. sends SIGTERM, which must end it with exit status 0.
-# Prints the time of each step. Exit 0 when all four held.
+# Prints the time of each step. Exit 0 when all four held. `--no-build` skips step 1 and checks
+# the echod image already in buildah's storage.
 set -euo pipefail
+build=yes
+[[ ${1:-} != --no-build ]] || build=""
+
 cd "$(dirname "$0")/.."
 command -v buildah >/dev/null || { echo "docker-check: buildah is missing: apt-get install buildah" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "docker-check: needs root (chroot, network namespace)" >&2; exit 2; }
@@ -21,12 +25,15 @@ step() { echo "docker-check: $1 ($((SECONDS - step_start)) s)" >&2; step_start=$
 
 # --format docker keeps HEALTHCHECK (OCI images have none); buildah's RUN default of 1024 fds is
 # too few for the socket tests.
-build_args=()
-[[ -z ${ECHOD_TEST_SUITES+x} ]] || build_args=(--build-arg "ECHOD_TEST_SUITES=$ECHOD_TEST_SUITES")
-"${buildah[@]}" bud --isolation chroot --pull=never --format docker --ulimit nofile=20000:20000 \
-  "${build_args[@]}" -t echod . >/tmp/echod-docker-build.log 2>&1 ||
-  { tail -n 50 /tmp/echod-docker-build.log >&2; echo "docker-check: build failed (log: /tmp/echod-docker-build.log)" >&2; exit 1; }
-step "built echod: $("${buildah[@]}" images --format '{{.Size}}' echod)"
+if [[ -n $build ]]; then
+  build_args=()
+  [[ -z ${ECHOD_TEST_SUITES+x} ]] || build_args=(--build-arg "ECHOD_TEST_SUITES=$ECHOD_TEST_SUITES")
+  "${buildah[@]}" bud --isolation chroot --pull=never --format docker --ulimit nofile=20000:20000 \
+    "${build_args[@]}" -t echod . >/tmp/echod-docker-build.log 2>&1 ||
+    { tail -n 50 /tmp/echod-docker-build.log >&2; echo "docker-check: build failed (log: /tmp/echod-docker-build.log)" >&2; exit 1; }
+  step "built echod"
+fi
+echo "docker-check: image echod: $("${buildah[@]}" images --format '{{.Size}}' echod)" >&2
 
 # The image's own settings, not copies of the Dockerfile's.
 config=$("${buildah[@]}" inspect --type image echod)
