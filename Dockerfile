@@ -5,19 +5,20 @@
 #   docker run --rm echod --help                  # ENTRYPOINT is echod; args replace CMD
 #
 # Without a Docker engine (the way CI / a dev box checks it):
-#   bash /var/tmp/echod-docker/make-base.sh       # debian:bookworm-slim from debootstrap
+#   scripts/docker-base.sh                        # debian:bookworm-slim from debootstrap
 #   buildah --storage-driver vfs bud --isolation chroot --pull=never --format docker \
 #     --ulimit nofile=20000:20000 -t echod .
 # (--format docker: the OCI image format has no HEALTHCHECK, buildah drops it otherwise;
 #  --ulimit: buildah's RUN default of 1024 fds is too few for the socket tests.)
+# scripts/docker-check.sh does that build, then runs the image: HEALTHCHECK passes, SIGTERM exits 0.
 #
 # io_uring and Docker: Docker's default seccomp profile blocks io_uring_setup, io_uring_enter
 # and io_uring_register, so with "backend": "auto" echod finds io_uring unavailable and falls
 # back to epoll (correct, just the other backend). To get io_uring in a container, either
 #   docker run --security-opt seccomp=unconfined -p 7007:7007 echod
-# or, better, a custom profile: a copy of Docker's default profile with "io_uring_setup",
-# "io_uring_enter" and "io_uring_register" added to the SCMP_ACT_ALLOW names, passed as
-#   docker run --security-opt seccomp=/path/to/echod-seccomp.json -p 7007:7007 echod
+# or, better, deploy/seccomp/echod-seccomp.json: an allowlist of the calls echod and echoload
+# make, io_uring's included (tests/deploy runs both under it):
+#   docker run --security-opt seccomp=deploy/seccomp/echod-seccomp.json -p 7007:7007 echod
 # (the host kernel must allow io_uring too: sysctl kernel.io_uring_disabled=0 on Linux >= 6.6).
 
 # ---------------------------------------------------------------------------------------------
@@ -28,7 +29,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       g++ meson ninja-build pkg-config python3 \
       liburing-dev libboost-context-dev nlohmann-json3-dev libcli11-dev \
-      libfmt-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev \
+      libfmt-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -59,7 +60,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       liburing2 libboost-context1.74.0 libfmt9 libspdlog1.10 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt/* /var/log/dpkg.log \
- && useradd --system --user-group --no-create-home --home-dir /nonexistent \
+ && useradd --system --uid 999 --user-group --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin echod
 
 COPY --from=build /build/server/echod      /usr/local/bin/echod

@@ -13,6 +13,8 @@ packages=(
   nginx-light gnuplot-nox gcc util-linux
   # echoload: zlib for --hdr-log (node and npm, for the test that decodes that log: below)
   zlib1g-dev
+  # tests/deploy: the seccomp helper that denies io_uring to echod
+  libseccomp-dev
   # fuzz/ (scripts/fuzz.sh): clang and its compiler-rt, which holds libFuzzer (a Recommends of
   # clang-14 only, so --no-install-recommends would leave it out)
   clang libclang-rt-14-dev
@@ -26,11 +28,14 @@ done
 # bundles npm and conflicts with Debian's npm package).
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
-# The HdrHistogram log test's decoder (hdr-histogram-js), pinned by its package-lock.json.
+# Test-only node modules, each pinned by its package-lock.json: the HdrHistogram log test's decoder
+# (hdr-histogram-js), and the deploy checks' Kubernetes schemas and YAML parser.
 install_test_node_modules() {
-  local dir
-  dir="$(dirname "$0")/../tests/client/hdr"
-  [[ -d $dir/node_modules/hdr-histogram-js ]] || (cd "$dir" && npm ci --no-audit --no-fund --silent)
+  local dir_module dir module
+  for dir_module in tests/client/hdr:hdr-histogram-js tests/deploy:kubernetes-models; do
+    dir="$(dirname "$0")/../${dir_module%%:*}" module=${dir_module#*:}
+    [[ -d $dir/node_modules/$module ]] || (cd "$dir" && npm ci --no-audit --no-fund --silent)
+  done
 }
 if [[ ${#missing[@]} -eq 0 ]]; then
   install_test_node_modules

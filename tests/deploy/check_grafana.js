@@ -1,0 +1,68 @@
+// Checks deploy/grafana/echod.json against a real echod: every metric name its PromQL uses (panel
+// targets and template variables) exists in the live /metrics, and every label value a selector
+// names (kind="reset") occurs there. A name that echod stops exporting, or renames, fails here
+// instead of leaving an empty panel. Every panel also has a query and an on-screen place.
+//
+//   ECHOD=build/server/echod node check_grafana.js SOURCE_ROOT
+// Exit 0: every check held; 1: a check failed (each printed).
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const { with_echod, get, checks } = require("./echod_child");
+
+const root = process.argv[2];
+const dashboard = JSON.parse(fs.readFileSync(path.join(root, "deploy/grafana/echod.json"), "utf8"));
+const c = new checks();
+
+// ---- the PromQL of the dashboard ----
+const queries = [];
+for (const p of dashboard.panels.filter((p) => p.type !== "row")) {
+  c.ok(p.targets?.length > 0 && p.targets.every((t) => t.expr), `panel "${p.title}" has no query`);
+  c.ok(p.gridPos && p.gridPos.w > 0 && p.gridPos.h > 0, `panel "${p.title}" has no gridPos`);
+  for (const t of p.targets ?? []) queries.push(t.expr);
+}
+for (const v of dashboard.templating.list.filter((v) => v.type === "query")) queries.push(v.query.query ?? v.query);
+c.equal(new Set(dashboard.panels.map((p) => p.id)).size, dashboard.panels.length, "panel ids are unique");
+
+const keywords = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool",
+                          "and", "or", "unless"]);
+/// Metric names in a PromQL expression, each with its label matchers ("" when it has none).
+function selectors(expr) {
+  const out = [];
+  const text = expr
+    .replace(/\[[^\]]*\]/g, "")  // range durations: [5m], [$__rate_interval]
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, "");  // label lists
+  const re = /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?\s*(\()?/g;
+  for (let m; (m = re.exec(text)) !== null;) {
+    const [, name, matchers, call] = m;
+    if (call && !matchers) continue;  // a function or aggregation: rate(, sum(
+    if (keywords.has(name) || /\d/.test(text[m.index - 1] ?? "")) continue;
+    // label_values(echod_up, instance): the second argument is a label, not a metric
+    if (/label_values\(\s*[a-zA-Z_:][a-zA-Z0-9_:]*\s*,\s*$/.test(text.slice(0, m.index))) continue;
+    out.push({ name, matchers: matchers ?? "" });
+  }
+  return out;
+}
+const used = queries.flatMap(selectors);
+// The extraction itself: it must find names, and a known expression must give exactly its name.
+c.ok(used.length >= queries.length, `only ${used.length} metric names found in ${queries.length} queries`);
+c.equal(JSON.stringify(selectors('sum by (kind) (rate(echod_x_total{kind="a",instance=~"$i"}[5m])) / on(i) b')),
+        JSON.stringify([{ name: "echod_x_total", matchers: '{kind="a",instance=~"$i"}' }, { name: "b", matchers: "" }]),
+        "the PromQL name extraction");
+
+// ---- against a live /metrics ----
+const config = JSON.stringify({ listen: "127.0.0.1:0", admin: "127.0.0.1:0", processes: 1 });
+c.finish_after("deploy/grafana", () => with_echod(c, config, [], async (e) => {
+  const m = await get(e.admin_port, "/metrics");
+  c.equal(m.status, 200, "GET /metrics");
+  const families = new Set([...m.body.matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1]));
+  for (const { name, matchers } of used) {
+    c.ok(families.has(name), `the dashboard uses ${name}, which echod's /metrics does not export`);
+    // Equality matchers on fixed values must name a sample that exists.
+    for (const [, label, value] of matchers.matchAll(/([a-zA-Z_]\w*)\s*=\s*"([^"$]*)"/g)) {
+      c.ok(new RegExp(`^${name}\\{[^}]*\\b${label}="${value}"`, "m").test(m.body),
+           `${name}{${label}="${value}"} is not in /metrics`);
+    }
+  }
+  console.log(`metrics the dashboard uses: ${[...new Set(used.map((u) => u.name))].sort().join(" ")}`);
+}));
