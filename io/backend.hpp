@@ -36,7 +36,6 @@ struct reactor_options {
 
 /// What probing io_uring found: whether it can serve, why not, and what it offers.
 struct io_uring_probe {
-  bool compiled_in = false;
   bool usable = false;
   std::string reason;  ///< why not usable, e.g. "io_uring_setup: Operation not permitted"
   std::vector<std::string> features;  ///< e.g. "FAST_POLL", "DEFER_TASKRUN"

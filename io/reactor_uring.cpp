@@ -639,7 +639,6 @@ std::unique_ptr<reactor> make_uring_reactor(const reactor_options& opts) {
 
 io_uring_probe run_io_uring_probe() {
   io_uring_probe result;
-  result.compiled_in = true;
   io_uring ring{};
   unsigned flags = 0;
   if (const int r = init_ring(ring, 8, flags); r < 0) {

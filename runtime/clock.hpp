@@ -15,9 +15,6 @@ inline constexpr deadline no_deadline = deadline::max();
 inline clock::duration from_seconds(double s) {
   return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
 }
-/// A config timeout already is a duration. TODO: server/services.cpp and worker_thread.cpp still
-/// wrap config timeouts in from_seconds; once they use them directly this overload goes.
-inline constexpr clock::duration from_seconds(std::chrono::nanoseconds d) { return d; }
 
 /// The deadline `timeout` from now; a zero or negative timeout means no deadline.
 inline deadline deadline_after(clock::duration timeout) {

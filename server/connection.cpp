@@ -48,7 +48,7 @@ connection::connection(worker_thread& owner, int fd)
     : owner_(owner),
       stream_(fd),
       self_(runtime::scheduler::current_coroutine()),
-      idle_(owner.plan().idle_timeout),
+      idle_(owner.plan().cfg.idle_timeout),
       wait_(idle_) {
   owner_.attach(*this);
   if (owner_.plan().cfg.tcp_nodelay) stream_.set_nodelay(true);

@@ -19,7 +19,7 @@
 
 #include "server/connection.hpp"
 #include "server/http/http_engine.hpp"
-#include "server/upper.hpp"
+#include "transform/upper.hpp"
 
 namespace echod::server {
 namespace {
@@ -35,12 +35,12 @@ class http_deadlines {
  public:
   http_deadlines(connection& c, const config::http_limits& cfg)
       : c_(c),
-        header_(runtime::from_seconds(cfg.header_timeout)),
-        body_(runtime::from_seconds(cfg.body_timeout)),
+        header_(cfg.header_timeout),
+        body_(cfg.body_timeout),
         min_rate_(static_cast<double>(cfg.body_min_rate)),
-        idle_(runtime::from_seconds(c.config().idle_timeout)) {
+        idle_(c.config().idle_timeout) {
     // Between requests the shorter of the keep-alive wait and the idle timeout applies.
-    const auto keepalive = runtime::from_seconds(cfg.keepalive_timeout);
+    const runtime::clock::duration keepalive = cfg.keepalive_timeout;
     if (idle_ == runtime::clock::duration::zero() || keepalive <= idle_) {
       keepalive_ = keepalive;
       keepalive_kind_ = wait_kind::keepalive;
@@ -127,7 +127,7 @@ void serve_upper(connection& c) {
   io::received in;
   for (;;) {
     if (c.receive(in) <= 0) return;
-    for (const io::chunk& ch : in.chunks()) upper_in_place(ch.data, ch.size);
+    for (const io::chunk& ch : in.chunks()) transform::upper_in_place(ch.data, ch.size);
     if (!c.write(in)) return;
     in.clear();
   }

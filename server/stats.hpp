@@ -75,8 +75,8 @@ class region {
 
   /// `n` zeroed contiguous slots, or nullptr when no run that long is free.
   thread_counters* allocate(std::size_t n);
-  /// Returns a worker's slots; their counts (with `active` zeroed: the worker is gone) move
-  /// into retired().
+  /// Returns a worker's slots; their counts (with `active` zeroed: the worker is gone) stay in
+  /// sum(), kept apart from the live slots.
   void release(thread_counters* first, std::size_t n);
 
   /// Everything counted so far: live slots plus the slots of workers that have exited.

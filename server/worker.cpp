@@ -331,7 +331,6 @@ int run_worker(const worker_args& args) {
   plan.cfg = args.cfg;
   plan.svc = find_service(config::name_of(args.cfg.service));
   plan.listen_fds = args.listen_fds;
-  plan.idle_timeout = args.cfg.idle_timeout;
   if (plan.svc == nullptr) {
     spdlog::error("cannot start: unknown service \"{}\"", config::name_of(args.cfg.service));
     return exit_code::cannot_start;

@@ -18,7 +18,7 @@ worker_thread::worker_thread(const worker_plan& plan, stats::thread_counters& co
       // Rounded up, at least 1: with 100% eviction starts only when every slot is taken.
       overload_mark_(std::max<std::size_t>(
           1, (std::size_t{plan.cfg.coroutines} * plan.cfg.overload.threshold_percent + 99) / 100)),
-      idle_grace_(runtime::from_seconds(plan.cfg.overload.idle_grace)) {}
+      idle_grace_(plan.cfg.overload.idle_grace) {}
 
 void worker_thread::start(runtime::scheduler& sched) {
   sched_ = &sched;
@@ -111,7 +111,6 @@ void worker_thread::attach(connection& c) {
   if (connections_ != nullptr) connections_->prev_ = &c;
   connections_ = &c;
   if (oldest_ == nullptr) oldest_ = &c;
-  ++open_;
   stats::add(counters_.accepted, 1);
   stats::add(counters_.active, 1);
 }
@@ -123,7 +122,6 @@ void worker_thread::detach(connection& c) {
   if (oldest_ == &c) oldest_ = c.prev_;
   c.prev_ = c.next_ = nullptr;
   if (c.shed_) --shedding_;
-  --open_;
   stats::sub(counters_.active, 1);
   stats::add(counters_.closed, 1);
   release_slot();

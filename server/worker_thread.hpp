@@ -39,8 +39,7 @@ class connection;
 struct worker_plan {
   config::server_config cfg;
   const service* svc = nullptr;
-  std::vector<int> listen_fds;              ///< inherited listening sockets, shared by every thread
-  runtime::clock::duration idle_timeout{};  ///< cfg.idle_timeout as a duration; zero: none
+  std::vector<int> listen_fds;  ///< inherited listening sockets, shared by every thread
 };
 
 class worker_thread {
@@ -75,7 +74,6 @@ class worker_thread {
   runtime::scheduler* scheduler() const { return sched_; }
   const worker_plan& plan() const { return plan_; }
   stats::thread_counters& counters() { return counters_; }
-  std::size_t open_connections() const { return open_; }
 
   // ---- for the acceptors ----
 
@@ -105,7 +103,6 @@ class worker_thread {
   connection* connections_ = nullptr;  ///< intrusive list of open connections, newest first
   connection* oldest_ = nullptr;       ///< its last element
   std::size_t slots_used_ = 0;         ///< reserved or open, at most cfg.coroutines
-  std::size_t open_ = 0;
   std::size_t tasks_ = 0;
   bool opened_ = false;
   bool accepting_ = true;
