@@ -153,10 +153,7 @@ class uring_reactor final : public reactor {
     unsigned to_ring = 0;
     for (const chunk& ch : chunks) {
       if (ch.data >= bufs_ && ch.data < bufs_ + ring_count_ * ring_size_) {
-        io_uring_buf_ring_add(br_, ch.data, static_cast<unsigned>(ring_size_),
-                              static_cast<unsigned short>(ch.id),
-                              io_uring_buf_ring_mask(static_cast<unsigned>(ring_count_)),
-                              static_cast<int>(to_ring++));
+        ring_add(ch.id, to_ring++);
       } else {
         pool_.give_back(ch.data);
       }
@@ -318,11 +315,7 @@ class uring_reactor final : public reactor {
       return;
     }
     io_uring_buf_ring_init(br_);
-    const int mask = io_uring_buf_ring_mask(count);
-    for (unsigned bid = 0; bid < count; ++bid) {
-      io_uring_buf_ring_add(br_, bufs_ + bid * size, static_cast<unsigned>(size),
-                            static_cast<unsigned short>(bid), mask, static_cast<int>(bid));
-    }
+    for (unsigned bid = 0; bid < count; ++bid) ring_add(bid, bid);
     io_uring_buf_ring_advance(br_, static_cast<int>(count));
     next_.assign(count, -1);
     length_.assign(count, 0);
@@ -400,15 +393,21 @@ class uring_reactor final : public reactor {
 
   void give_back_queue(fd_slot& s) {
     unsigned n = 0;
-    const int mask = io_uring_buf_ring_mask(static_cast<unsigned>(ring_count_));
     for (std::int32_t bid = s.head; bid >= 0; bid = next_[static_cast<std::size_t>(bid)]) {
-      io_uring_buf_ring_add(br_, bufs_ + static_cast<std::size_t>(bid) * ring_size_,
-                            static_cast<unsigned>(ring_size_), static_cast<unsigned short>(bid),
-                            mask, static_cast<int>(n++));
+      ring_add(static_cast<std::uint32_t>(bid), n++);
     }
     s.head = s.tail = -1;
     s.queued = 0;
     if (n != 0) returned_to_ring(n);
+  }
+
+  // Puts buffer `bid` back into the ring, `offset` places past the tail: seen by the kernel once
+  // returned_to_ring() advances the tail over every buffer added.
+  void ring_add(std::uint32_t bid, unsigned offset) {
+    io_uring_buf_ring_add(br_, bufs_ + bid * ring_size_, static_cast<unsigned>(ring_size_),
+                          static_cast<unsigned short>(bid),
+                          io_uring_buf_ring_mask(static_cast<unsigned>(ring_count_)),
+                          static_cast<int>(offset));
   }
 
   void returned_to_ring(unsigned n) {
@@ -470,9 +469,7 @@ class uring_reactor final : public reactor {
   }
 
   void give_back_bid(std::uint32_t bid) {
-    io_uring_buf_ring_add(br_, bufs_ + bid * ring_size_, static_cast<unsigned>(ring_size_),
-                          static_cast<unsigned short>(bid),
-                          io_uring_buf_ring_mask(static_cast<unsigned>(ring_count_)), 0);
+    ring_add(bid, 0);
     returned_to_ring(1);
   }
 

@@ -10,7 +10,8 @@
 //      connection's coroutine stack, config stack_size): no allocation per message, no locks, no
 //      blocking calls other than c.receive / c.write;
 //   2. declare it in services.hpp and add {"reverse", serve_reverse} to the table;
-//   3. add "reverse" to the choices of "service" in config/server_config.cpp (and FIELDS.md);
+//   3. add `reverse` to service_kind and its names in config/choices.hpp, in the table's order
+//      (a test ties the two), and to FIELDS.md;
 //   4. add an integration test in tests/server/service_test.cpp.
 // The connection handles the rest: idle timeout, counters, half-close, stop and reload.
 #include "server/services.hpp"
