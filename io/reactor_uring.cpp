@@ -15,6 +15,7 @@
 
 #include "io/buffer_pool.hpp"
 #include "runtime/scheduler.hpp"
+#include "runtime/tsan.hpp"
 
 namespace echod::io {
 namespace {
@@ -53,6 +54,18 @@ constexpr unsigned setup_flag_sets[] = {
     0,
 };
 
+// liburing maps and unmaps a ring's memory with raw system calls (it is built without libc), so
+// ThreadSanitizer never sees a ring's pages go away. When a ring that one thread tore down is
+// mapped again at the same address by another thread, the new owner's first writes would look
+// like a race with the old owner's last ones. The kernel orders the two (the unmap comes before
+// the later map); this token tells TSan so.
+char ring_memory_reuse;
+
+void exit_ring(io_uring& ring) {
+  runtime::tsan::happens_before(&ring_memory_reuse);
+  io_uring_queue_exit(&ring);
+}
+
 int init_ring(io_uring& ring, unsigned entries, unsigned& flags_used) {
   int r = -EINVAL;
   for (unsigned flags : setup_flag_sets) {
@@ -63,6 +76,7 @@ int init_ring(io_uring& ring, unsigned entries, unsigned& flags_used) {
     params.cq_entries = entries * 4;
     r = io_uring_queue_init_params(entries, &ring, &params);
     if (r == 0) {
+      runtime::tsan::happens_after(&ring_memory_reuse);
       flags_used = flags;
       return 0;
     }
@@ -81,14 +95,14 @@ class uring_reactor final : public reactor {
     io_uring_register_ring_fd(&ring_);
     wake_fd_ = eventfd(0, EFD_CLOEXEC);
     if (wake_fd_ < 0) {
-      io_uring_queue_exit(&ring_);
+      exit_ring(ring_);
       throw std::system_error(errno, std::generic_category(), "eventfd");
     }
     if (opts.multishot) setup_buffer_ring(opts.ring_buffers, opts.ring_buffer_size);
   }
 
   ~uring_reactor() override {
-    io_uring_queue_exit(&ring_);
+    exit_ring(ring_);
     ::close(wake_fd_);
     if (bufs_ != nullptr) munmap(bufs_, ring_count_ * ring_size_);
     if (br_ != nullptr) munmap(br_, ring_count_ * sizeof(io_uring_buf));
@@ -688,7 +702,7 @@ io_uring_probe run_io_uring_probe() {
   } else {
     missing += " PROBE";
   }
-  io_uring_queue_exit(&ring);
+  exit_ring(ring);
   if (!missing.empty()) {
     result.reason = "io_uring lacks" + missing;
     return result;

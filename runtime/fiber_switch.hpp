@@ -13,20 +13,10 @@
 
 #include <cstddef>
 
-// gcc says __SANITIZE_THREAD__, clang (before 17) only __has_feature.
-#if defined(__SANITIZE_THREAD__)
-#define ECHOD_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define ECHOD_TSAN 1
-#endif
-#endif
+#include "runtime/tsan.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
-#endif
-#if defined(ECHOD_TSAN)
-#include <sanitizer/tsan_interface.h>
 #endif
 
 namespace echod::runtime::fiber_switch {
