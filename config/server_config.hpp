@@ -72,6 +72,7 @@ struct server_config {
   http_limits http;
   overload_policy overload;
   std::string admin;  // the master's metrics/health endpoint, "host:port"; "" = disabled
+  std::string pid_file;  // the master writes its PID here (atomically) and removes it; "" = none
 
   bool operator==(const server_config&) const = default;
 };

@@ -7,6 +7,8 @@ packages=(
   g++ pkg-config meson ninja-build python3
   liburing-dev libboost-context-dev nlohmann-json3-dev
   libcli11-dev libfmt-dev libspdlog-dev
+  # echod's master: sd_notify and socket activation under systemd
+  libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl netcat-openbsd procps
   # loadtest/: the reference servers (nginx, a C epoll loop built with gcc), plots, taskset
