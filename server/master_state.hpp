@@ -73,8 +73,8 @@ struct generation {
   listener_set::lease listeners;
   std::vector<worker_proc> workers;
   gen_state state = gen_state::serving;
-  bool admin_changes = false;  // promoting it moves the admin endpoint to `admin` (or off)
-  io::listener admin;          // opened by the reload, served once promoted; workers close it
+  bool admin_changes = false;     // promoting it moves the admin endpoint to `admin` (or off)
+  io::listener admin;             // opened by the reload, served once promoted; workers close it
   bool pid_file_changes = false;  // promoting it moves the PID file to `pid` (empty: none)
   server::pid_file pid;           // written by the reload, kept once promoted
 };

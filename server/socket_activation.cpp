@@ -45,16 +45,16 @@ std::optional<std::vector<std::string>> adopt_inherited_listeners(const config::
     std::size_t match = 0;
     while (match < wanted.size() && wanted[match] != bound) ++match;
     if (match == wanted.size()) {
-      why = "inherited socket " + fd + " (" + bound + "): no listen address names it (listen: " +
-            names + ")";
+      why = "inherited socket " + fd + " (" + bound +
+            "): no listen address names it (listen: " + names + ")";
       return std::nullopt;
     }
     wanted[match].clear();  // a second socket on the same address matches nothing
     adopted_keys.push_back(keys[match]);
     const int flags = ::fcntl(l.fd(), F_GETFL);
     if (flags < 0 || ::fcntl(l.fd(), F_SETFL, flags | O_NONBLOCK) != 0) {
-      why = "inherited socket " + fd + " (" + bound + "): fcntl O_NONBLOCK: " +
-            std::strerror(errno);
+      why =
+          "inherited socket " + fd + " (" + bound + "): fcntl O_NONBLOCK: " + std::strerror(errno);
       return std::nullopt;
     }
     adopted.push_back(bound + " (adopted " + fd + " from the service manager)");

@@ -342,8 +342,9 @@ TEST(server_config, pid_file) {
   EXPECT_EQ(parse(R"({"pid_file": ""})").pid_file, "");
   EXPECT_EQ(parse("{}", {"pid_file=/tmp/e.pid"}).pid_file, "/tmp/e.pid");
 
-  EXPECT_EQ(error_of(R"({"pid_file": 1})"),
-            R"(echod.json: pid_file: expected a file path string, "" or null (none), got number 1)");
+  EXPECT_EQ(
+      error_of(R"({"pid_file": 1})"),
+      R"(echod.json: pid_file: expected a file path string, "" or null (none), got number 1)");
   EXPECT_EQ(error_of(R"({"pid_file": "/run/echod/"})"),
             R"(echod.json: pid_file: must name a file, not a directory, got "/run/echod/")");
   EXPECT_EQ(error_of(R"({"pid_file": "/run/a\u0000b"})"),
