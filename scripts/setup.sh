@@ -15,8 +15,9 @@ packages=(
   nginx-light gnuplot-nox gcc util-linux
   # echoload: zlib for --hdr-log (node and npm, for the test that decodes that log: below)
   zlib1g-dev
-  # tests/deploy: the seccomp helper that denies io_uring to echod
-  libseccomp-dev
+  # tests/deploy: the seccomp helper that denies io_uring to echod; the systemd unit check
+  # (systemd-analyze verify, and the calls echod makes, under strace, against its filter)
+  libseccomp-dev systemd strace
   # fuzz/ (scripts/fuzz.sh): clang and its compiler-rt, which holds libFuzzer (a Recommends of
   # clang-14 only, so --no-install-recommends would leave it out)
   clang libclang-rt-14-dev
