@@ -16,9 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,6 +26,7 @@
 #include "echod_harness.hpp"
 #include "io/address.hpp"
 #include "regex.hpp"
+#include "temp_file.hpp"
 
 namespace echod::testing {
 namespace {
@@ -258,13 +257,6 @@ TEST(systemd_socket_activation, an_inherited_socket_no_listen_address_names_exit
 
 // ---- pid_file ----
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::vector<std::string> files_in(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& f : std::filesystem::directory_iterator(dir)) {
@@ -283,14 +275,14 @@ TEST_P(systemd_test, pid_file_is_written_moved_by_a_reload_and_removed_at_exit) 
   echod_process e({"-c", file.path()});
   ASSERT_NE(e.port(), 0) << e.log();
   const std::string pid = std::to_string(e.pid()) + "\n";
-  EXPECT_EQ(read_file(first), pid);
+  EXPECT_EQ(file_text(first), pid);
   EXPECT_EQ(files_in(dir), (std::vector<std::string>{"echod.json", "echod.pid"}))
       << "a temporary file was left behind";
 
   file.write(config_json(GetParam(), 1, R"("pid_file": ")" + second + "\""));
   e.proc().signal(SIGHUP);
   ASSERT_TRUE(e.wait_log("reload complete: generation 2")) << e.log();
-  EXPECT_EQ(read_file(second), pid);
+  EXPECT_EQ(file_text(second), pid);
   EXPECT_EQ(files_in(dir), (std::vector<std::string>{"echod.json", "moved.pid"}));
 
   EXPECT_EQ(exit_of(e.stop(SIGTERM, 10s)), "exited 0") << e.log();
