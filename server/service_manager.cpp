@@ -68,6 +68,7 @@ void service_manager::stopping(const master_snapshot& s) {
 }
 
 void service_manager::status(const master_snapshot& s) {
+  if (!enabled_) return;
   const char* name = phase_ == phase::reloading  ? "reloading"
                      : phase_ == phase::stopping ? "stopping"
                      : phase_ == phase::starting ? "starting"
