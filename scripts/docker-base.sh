@@ -21,14 +21,12 @@ root=$(mktemp -d /var/tmp/echod-base.XXXXXX)
 ctr=""
 cleanup() {
   [[ -z $ctr ]] || "${buildah[@]}" rm "$ctr" >/dev/null 2>&1 || true
-  rm -rf "$root"
+  rm -rf "$root" "$root.log"
 }
 trap cleanup EXIT
 
 echo "docker-base: debootstrap bookworm from $mirror" >&2
-debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 ||
-  { cat "$root.log" >&2; rm -f "$root.log"; exit 1; }
-rm -f "$root.log"
+debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 || { cat "$root.log" >&2; exit 1; }
 
 # Slim, as the official image (debuerreotype's slimify): no docs, man pages or locales now, nor
 # after later `apt-get install`s; no package cache, lists or logs; no services started in builds.

@@ -1,36 +1,57 @@
 #!/usr/bin/env bash
 # Builds the Dockerfile and runs the image without a container engine, as a new user would check it:
-#   scripts/docker-check.sh [--no-build]   as root; needs buildah (apt-get install buildah) and the base
-#                                    image from scripts/docker-base.sh
-# 1. buildah bud (vfs storage, chroot isolation, no pull): the build runs the unit and integration
-#    suites (ECHOD_TEST_SUITES, passed through as a build argument when set);
+#   scripts/docker-check.sh [--no-build | --fresh]   as root; needs buildah (apt-get install buildah,
+#                                    or ECHOD_SETUP_DOCKER=1 scripts/setup.sh) and the base image
+#                                    from scripts/docker-base.sh
+# 1. buildah bud (vfs storage, chroot isolation, no pull): builds echod and echoload, release;
 # 2. starts the image's ENTRYPOINT and CMD as its USER, chrooted into its root file system, in a
 #    network namespace of its own (so its fixed port meets nobody's);
 # 3. runs its HEALTHCHECK command there, which must pass (retried for the start period);
 # 4. sends SIGTERM, which must end it with exit status 0.
 # Prints the time of each step. Exit 0 when all four held. `--no-build` skips step 1 and checks
-# the echod image already in buildah's storage.
+# the echod image already in buildah's storage. `--fresh` (CI) first makes the base image with
+# scripts/docker-base.sh, and at exit, pass or fail, removes what the check made: both images,
+# the build's intermediate ones, and its container.
 set -euo pipefail
-build=yes
-[[ ${1:-} != --no-build ]] || build=""
+build=yes fresh=""
+case ${1:-} in
+  "") ;;
+  --no-build) build="" ;;
+  --fresh) fresh=yes ;;
+  *) echo "docker-check: unknown argument $1 (--no-build or --fresh)" >&2; exit 2 ;;
+esac
 
 cd "$(dirname "$0")/.."
 command -v buildah >/dev/null || { echo "docker-check: buildah is missing: apt-get install buildah" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "docker-check: needs root (chroot, network namespace)" >&2; exit 2; }
 buildah=(buildah --storage-driver vfs)
-"${buildah[@]}" inspect --type image debian:bookworm-slim >/dev/null 2>&1 ||
-  { echo "docker-check: no debian:bookworm-slim image: run scripts/docker-base.sh first" >&2; exit 2; }
 step_start=$SECONDS
 step() { echo "docker-check: $1 ($((SECONDS - step_start)) s)" >&2; step_start=$SECONDS; }
 
-# --format docker keeps HEALTHCHECK (OCI images have none); buildah's RUN default of 1024 fds is
-# too few for the socket tests.
+ctr="" pid="" log=""
+cleanup() {
+  [[ -z $pid ]] || kill -KILL "$pid" 2>/dev/null || true
+  [[ -z $ctr ]] || "${buildah[@]}" rm "$ctr" >/dev/null 2>&1 || true
+  [[ -z $log ]] || rm -f "$log"
+  if [[ -n $fresh ]]; then
+    "${buildah[@]}" rmi -f echod debian:bookworm-slim >/dev/null 2>&1 || true
+    "${buildah[@]}" rmi --prune >/dev/null 2>&1 || true  # the build stage's image, untagged
+  fi
+}
+trap cleanup EXIT
+
+if [[ -n $fresh ]]; then
+  scripts/docker-base.sh
+  step "made the base image"
+fi
+"${buildah[@]}" inspect --type image debian:bookworm-slim >/dev/null 2>&1 ||
+  { echo "docker-check: no debian:bookworm-slim image: run scripts/docker-base.sh first" >&2; exit 2; }
+
+# --format docker keeps HEALTHCHECK (OCI images have none). The log stays only when the build fails.
 if [[ -n $build ]]; then
-  build_args=()
-  [[ -z ${ECHOD_TEST_SUITES+x} ]] || build_args=(--build-arg "ECHOD_TEST_SUITES=$ECHOD_TEST_SUITES")
-  "${buildah[@]}" bud --isolation chroot --pull=never --format docker --ulimit nofile=20000:20000 \
-    "${build_args[@]}" -t echod . >/tmp/echod-docker-build.log 2>&1 ||
-    { tail -n 50 /tmp/echod-docker-build.log >&2; echo "docker-check: build failed (log: /tmp/echod-docker-build.log)" >&2; exit 1; }
+  log=$(mktemp /tmp/echod-docker-build.XXXXXX)
+  "${buildah[@]}" bud --isolation chroot --pull=never --format docker -t echod . >"$log" 2>&1 ||
+    { tail -n 50 "$log" >&2; echo "docker-check: build failed (log: $log)" >&2; log=""; exit 1; }
   step "built echod"
 fi
 echo "docker-check: image echod: $("${buildah[@]}" images --format '{{.Size}}' echod)" >&2
@@ -45,16 +66,11 @@ health=$(field '" ".join(c["Healthcheck"]["Test"][1:]) if c.get("Healthcheck") e
 [[ -n $health ]] || { echo "docker-check: the image has no HEALTHCHECK" >&2; exit 1; }
 
 ctr=$("${buildah[@]}" from --pull=never echod)
-pid=""
-cleanup() {
-  [[ -z $pid ]] || kill -KILL "$pid" 2>/dev/null || true
-  "${buildah[@]}" rm "$ctr" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
 root=$("${buildah[@]}" mount "$ctr")
 ids=$(awk -F: -v u="$user" '$1 == u || $3 == u {print $3 ":" $4}' "$root/etc/passwd")
 [[ -n $ids ]] || { echo "docker-check: user $user is not in the image" >&2; exit 1; }
 
+[[ -z $log ]] || rm -f "$log"
 log=$(mktemp)
 unshare --net sh -c 'ip link set lo up && exec "$@"' sh \
   env -i "${env[@]}" chroot --userspec="$ids" "$root" "${command[@]}" 2>"$log" &
@@ -77,4 +93,3 @@ wait "$pid" || status=$?
 pid=""
 [[ $status -eq 0 ]] || { cat "$log" >&2; echo "docker-check: exit status $status after SIGTERM" >&2; exit 1; }
 step "SIGTERM: exit 0"
-rm -f "$log"

@@ -22,6 +22,9 @@ packages=(
   # clang-14 only, so --no-install-recommends would leave it out)
   clang libclang-rt-14-dev
 )
+# The Docker image, built and run with no engine (scripts/docker-base.sh, scripts/docker-check.sh):
+# only when asked (CI's docker step sets ECHOD_SETUP_DOCKER=1), as buildah is large.
+[[ ${ECHOD_SETUP_DOCKER:-} != 1 ]] || packages+=(debootstrap debian-archive-keyring buildah iproute2)
 
 missing=()
 for p in "${packages[@]}"; do
