@@ -30,7 +30,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       g++ meson ninja-build pkg-config \
       liburing-dev libboost-context-dev nlohmann-json3-dev libcli11-dev \
-      libfmt-dev libspdlog-dev zlib1g-dev \
+      libfmt-dev libspdlog-dev zlib1g-dev libsystemd-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -46,7 +46,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 # Runtime libraries only (libstdc++6 / libgcc-s1 / libc6 are in the base image).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      liburing2 libboost-context1.74.0 libfmt9 libspdlog1.10 \
+      liburing2 libboost-context1.74.0 libfmt9 libspdlog1.10 libsystemd0 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt/* /var/log/dpkg.log \
  && useradd --system --uid 999 --user-group --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin echod

@@ -98,6 +98,25 @@ void read_admin(object_reader& r, const std::vector<std::string>& listen, std::s
   out = std::move(text);
 }
 
+// The master's PID file: a path (relative ones are from echod's working directory), or null / ""
+// for none. Only the form is checked here; whether the directory is writable is found at start.
+void read_pid_file(object_reader& r, std::string& out) {
+  const json* v = r.find("pid_file");
+  if (v == nullptr || v->is_null()) {
+    if (v != nullptr) out.clear();
+    return;
+  }
+  if (!v->is_string()) {
+    r.fail("pid_file", "expected a file path string, \"\" or null (none), got " + describe(*v));
+  }
+  std::string text = v->get<std::string>();
+  if (text.find('\0') != std::string::npos) r.fail("pid_file", "must not contain a NUL byte");
+  if (!text.empty() && text.back() == '/') {
+    r.fail("pid_file", "must name a file, not a directory, got " + brief(*v));
+  }
+  out = std::move(text);
+}
+
 void read_cpu_affinity(object_reader& r, cpu_affinity_mode& mode, std::vector<int>& cpus) {
   const json* v = r.find("cpu_affinity");
   if (v == nullptr) return;
@@ -228,6 +247,7 @@ server_config parse_server_config(std::string_view json_text, std::string_view s
   read_http(r, c.http);
   read_overload(r, c.overload);
   read_admin(r, c.listen, c.admin);
+  read_pid_file(r, c.pid_file);
   r.finish();
   return c;
 } catch (const nlohmann::json::exception& e) {
@@ -283,6 +303,8 @@ nlohmann::ordered_json ordered(const server_config& c) {
   j["overload"]["threshold_percent"] = c.overload.threshold_percent;
   j["overload"]["idle_grace"] = seconds(c.overload.idle_grace);
   j["admin"] = c.admin.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.admin);
+  j["pid_file"] =
+      c.pid_file.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.pid_file);
   return j;
 }
 

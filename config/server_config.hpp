@@ -71,7 +71,8 @@ struct server_config {
   config::log_level log_level = config::log_level::info;
   http_limits http;
   overload_policy overload;
-  std::string admin;  // the master's metrics/health endpoint, "host:port"; "" = disabled
+  std::string admin;     // the master's metrics/health endpoint, "host:port"; "" = disabled
+  std::string pid_file;  // the master writes its PID here (atomically) and removes it; "" = none
 
   bool operator==(const server_config&) const = default;
 };

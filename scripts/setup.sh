@@ -7,14 +7,17 @@ packages=(
   g++ pkg-config meson ninja-build python3
   liburing-dev libboost-context-dev nlohmann-json3-dev
   libcli11-dev libfmt-dev libspdlog-dev
+  # echod's master: sd_notify and socket activation under systemd
+  libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl netcat-openbsd procps
   # loadtest/: the reference servers (nginx, a C epoll loop built with gcc), plots, taskset
   nginx-light gnuplot-nox gcc util-linux
   # echoload: zlib for --hdr-log (node and npm, for the test that decodes that log: below)
   zlib1g-dev
-  # tests/deploy: the seccomp helper that denies io_uring to echod
-  libseccomp-dev
+  # tests/deploy: the seccomp helper that denies io_uring to echod; the systemd unit check
+  # (systemd-analyze verify, and the calls echod makes, under strace, against its filter)
+  libseccomp-dev systemd strace
   # fuzz/ (scripts/fuzz.sh): clang and its compiler-rt, which holds libFuzzer (a Recommends of
   # clang-14 only, so --no-install-recommends would leave it out)
   clang libclang-rt-14-dev

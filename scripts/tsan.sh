@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 dir=${1:-build-tsan}
 tests=(${ECHOD_TSAN_TESTS:-runtime io server_unit client_integration server_integration server_fault
-  server_admin server_stop})
+  server_admin server_stop server_systemd})
 # clang, not gcc: gcc 12's TSan runtime dies past 8128 live threads and fibers, and echod runs a
 # fiber per connection (tests hold 10,000); clang 14's runtime has no such limit.
 if [[ ! -f $dir/build.ninja ]]; then

@@ -52,6 +52,10 @@ listener_set::lease listener_set::acquire(const config::server_config& cfg) {
   return out;
 }
 
+void listener_set::adopt(const std::string& key, io::listener socket) {
+  open_.insert_or_assign(key, entry{std::move(socket), 0});
+}
+
 void listener_set::release(const std::vector<std::string>& keys) {
   for (const std::string& key : keys) {
     const auto it = open_.find(key);

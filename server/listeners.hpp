@@ -28,6 +28,9 @@ class listener_set {
   /// open ones, each now used once more. All or nothing: on failure nothing changes and it throws
   /// std::system_error, e.g. "bind 0.0.0.0:7007: Address already in use".
   lease acquire(const config::server_config& cfg);
+  /// Takes `socket` (already listening, e.g. inherited from a service manager) as the socket of
+  /// `key` (one of keys_of()), unused until an acquire() lists that key.
+  void adopt(const std::string& key, io::listener socket);
   /// Ends one use of each key; closes sockets nobody uses any more.
   void release(const std::vector<std::string>& keys);
 

@@ -28,8 +28,10 @@
 #include "server/logging.hpp"
 #include "server/machine.hpp"
 #include "server/master_state.hpp"
+#include "server/pid_file.hpp"
 #include "server/process_title.hpp"
 #include "server/signals.hpp"
+#include "server/socket_activation.hpp"
 #include "server/stats.hpp"
 #include "server/worker.hpp"
 
@@ -255,6 +257,7 @@ void master::on_exit(generation& g, worker_proc& w, int status) {
   spdlog::warn("worker {} (pid {}) exited: {}; respawning in {} ms", w.index, pid, how,
                delay.count());
   w.respawn_at = clock::now() + delay;
+  notify_.status(snapshot());
 }
 
 void master::on_ready(generation& g, worker_proc& w) {
@@ -266,6 +269,11 @@ void master::on_ready(generation& g, worker_proc& w) {
   if (n != 1) return;  // it died before it was ready: reap() tells the rest
   w.was_ready = true;
   w.ready = true;
+  if (g.state == gen_state::serving) {
+    const bool all = std::all_of(g.workers.begin(), g.workers.end(),
+                                 [](const worker_proc& o) { return o.pid > 0 && o.ready; });
+    if (all) notify_.ready(snapshot());  // READY=1 the first time; after a respawn, STATUS=
+  }
   if (g.state != gen_state::starting) return;
   for (const auto& other : g.workers) {
     if (!other.was_ready) return;
@@ -294,6 +302,7 @@ void master::begin_stop(int code, const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
   exit_code_ = code;
+  notify_.stopping(snapshot());
   config::duration longest{0};
   for (const auto& g : gens_) longest = std::max(longest, g.cfg.shutdown_timeout);
   spdlog::info("stopping ({}): telling {} worker{} to finish (at most {} s)", why, live_workers(),
@@ -371,6 +380,11 @@ int run_master(const config_source& source, const config::server_config& cfg) {
   check_fd_limit(cfg);
 
   listener_set listeners;
+  const auto adopted = adopt_inherited_listeners(cfg, listeners, why);
+  if (!adopted) {
+    spdlog::error("{}", why);
+    return exit_code::usage;
+  }
   listener_set::lease lease;
   try {
     lease = listeners.acquire(cfg);
@@ -388,15 +402,26 @@ int run_master(const config_source& source, const config::server_config& cfg) {
     }
   }
 
+  pid_file pid;
+  if (!cfg.pid_file.empty()) {
+    pid = pid_file::write(cfg.pid_file, why);
+    if (pid.path().empty()) {
+      spdlog::error("{}", why);
+      return exit_code::failure;
+    }
+  }
+
   spdlog::info("echod {} starting (pid {}): backend {}; config {}", ECHOD_VERSION, getpid(),
                io::describe_backend(*backend), config::to_json_line(cfg));
+  for (const auto& at : *adopted) spdlog::info("listening on {}", at);
   for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
 
   // The master's signal_reader blocks its signals before anything is forked: a worker inherits
   // the mask, so a stop that arrives before it has its own signalfd waits instead of killing it.
   std::unique_ptr<master> m;
   try {
-    m = std::make_unique<master>(source, std::move(listeners), std::move(admin), cfg.admin);
+    m = std::make_unique<master>(source, std::move(listeners), std::move(admin), cfg.admin,
+                                 std::move(pid));
   } catch (const std::exception& e) {
     spdlog::error("cannot start: {}", e.what());
     return exit_code::failure;

@@ -29,6 +29,7 @@ void master::reload() {
     reload_again_ = true;
     return;
   }
+  notify_.reloading(snapshot());
   const std::string from = source_.path.empty() ? "the built-in defaults" : source_.path;
   spdlog::info("reload (SIGHUP): reading {}", from);
   // Everything up to the fork may fail, for any reason, with any exception: whatever the file
@@ -38,6 +39,7 @@ void master::reload() {
   std::optional<io::backend_kind> backend;
   bool admin_changes = false;
   io::listener admin;
+  pid_file pid;
   listener_set::lease lease;
   try {
     cfg = load_config(source_);
@@ -51,6 +53,11 @@ void master::reload() {
       admin = admin_server::open(cfg.admin, why);
       if (!admin.valid()) return reload_failed(why);
     }
+    // A new pid_file is written now too; the old one goes once the new generation serves.
+    if (cfg.pid_file != pid_file_.path() && !cfg.pid_file.empty()) {
+      pid = pid_file::write(cfg.pid_file, why);
+      if (pid.path().empty()) return reload_failed(why);
+    }
     lease = listeners_.acquire(cfg);
   } catch (const std::exception& e) {
     return reload_failed(e.what());
@@ -60,13 +67,19 @@ void master::reload() {
   spdlog::info("reload: starting generation {}: backend {}; config {}", next_gen_,
                io::describe_backend(*backend), config::to_json_line(cfg));
   for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
+  const bool pid_file_changes = cfg.pid_file != pid_file_.path();
   start_generation(cfg, *backend, std::move(lease), gen_state::starting, admin_changes,
                    std::move(admin));
+  generation& g = gens_.back();
+  if (g.state != gen_state::starting) return;  // abandoned already: `pid` goes with this scope
+  g.pid_file_changes = pid_file_changes;
+  g.pid = std::move(pid);
 }
 
 void master::reload_failed(const std::string& why) {
   ++reload_failures_;
   spdlog::error("reload failed: {}; keeping the current config", why);
+  notify_.reload_failed(snapshot());
 }
 
 void master::promote(generation& g) {
@@ -79,8 +92,10 @@ void master::promote(generation& g) {
     admin_spec_ = g.cfg.admin;
     admin_.serve(std::move(g.admin));
   }
+  if (g.pid_file_changes) pid_file_ = std::move(g.pid);  // removes the old file
   spdlog::info("reload complete: generation {} serving with {} worker{}", g.id, g.workers.size(),
                g.workers.size() == 1 ? "" : "s");
+  notify_.ready(snapshot());
   if (reload_again_) {
     reload_again_ = false;
     reload();
@@ -90,6 +105,7 @@ void master::promote(generation& g) {
 void master::abandon_reload(generation& g, const std::string& why) {
   reload_failed(why);
   g.admin.close();
+  g.pid = {};  // removes the file this reload wrote
   // Its other workers may already hold connections: they retire like any old generation.
   retire(g);
   if (reload_again_) {

@@ -21,6 +21,8 @@
 #include "server/listeners.hpp"
 #include "server/master.hpp"
 #include "server/metrics.hpp"
+#include "server/pid_file.hpp"
+#include "server/service_manager.hpp"
 #include "server/signals.hpp"
 #include "server/stats.hpp"
 
@@ -71,19 +73,23 @@ struct generation {
   listener_set::lease listeners;
   std::vector<worker_proc> workers;
   gen_state state = gen_state::serving;
-  bool admin_changes = false;  // promoting it moves the admin endpoint to `admin` (or off)
-  io::listener admin;          // opened by the reload, served once promoted; workers close it
+  bool admin_changes = false;     // promoting it moves the admin endpoint to `admin` (or off)
+  io::listener admin;             // opened by the reload, served once promoted; workers close it
+  bool pid_file_changes = false;  // promoting it moves the PID file to `pid` (empty: none)
+  server::pid_file pid;           // written by the reload, kept once promoted
 };
 
 class master {
  public:
-  master(config_source source, listener_set listeners, io::listener admin, std::string admin_spec)
+  master(config_source source, listener_set listeners, io::listener admin, std::string admin_spec,
+         server::pid_file pid)
       : source_(std::move(source)),
         listeners_(std::move(listeners)),
         signals_({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD}),
         counters_(counter_slots),
         admin_([this] { return snapshot(); }),
         admin_spec_(std::move(admin_spec)),
+        pid_file_(std::move(pid)),
         master_pid_(getpid()) {
     admin_.serve(std::move(admin));
   }
@@ -130,6 +136,8 @@ class master {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::uint64_t restarts_ = 0, reloads_ = 0, reload_failures_ = 0;
   std::list<generation> gens_;  // oldest first; list: workers are referenced across calls
+  service_manager notify_;      // sd_notify: told at the events below, never polled
+  server::pid_file pid_file_;
   pid_t master_pid_;
   unsigned next_gen_ = 1;
   bool stopping_ = false;

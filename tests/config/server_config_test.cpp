@@ -56,6 +56,7 @@ TEST(server_config, empty_object_gives_the_defaults) {
   EXPECT_EQ(c.http.max_header_bytes, 8192U);
   EXPECT_EQ(c.http.max_body_bytes, 1U << 20);
   EXPECT_EQ(c.admin, "") << "the admin endpoint is off unless configured";
+  EXPECT_EQ(c.pid_file, "") << "no PID file unless configured";
 }
 
 // The shipped file turns the admin endpoint on (loopback only); every other field is the default.
@@ -120,6 +121,7 @@ TEST(server_config, round_trips_through_to_json) {
   c.overload.threshold_percent = 100;
   c.overload.idle_grace = 0s;
   c.admin = "[::1]:0";
+  c.pid_file = "/run/echod/echod.pid";
   EXPECT_EQ(parse(to_json(c)), c) << to_json(c);
 
   server_config automatic;
@@ -157,7 +159,7 @@ TEST(server_config, unknown_keys_including_nested) {
             "echod.json: proceses: unknown key (known: listen, service, backend, processes, "
             "threads, coroutines, stack_size, buffer_size, idle_timeout, shutdown_timeout, "
             "backlog, tcp_nodelay, io_uring_entries, io_uring_multishot, io_uring_buffers, "
-            "io_uring_buffer_size, cpu_affinity, log_level, http, overload, admin)");
+            "io_uring_buffer_size, cpu_affinity, log_level, http, overload, admin, pid_file)");
   EXPECT_EQ(error_of(R"({"overload": {"grace": 1}})"),
             "echod.json: overload.grace: unknown key (known: enabled, threshold_percent, "
             "idle_grace)");
@@ -331,6 +333,22 @@ TEST(server_config, admin_endpoint) {
   EXPECT_EQ(
       error_of(R"({"admin": "*:7007"})"),
       R"(echod.json: admin: "*:7007" is the same address as listen entry "0.0.0.0:7007": the admin endpoint needs its own port)");
+}
+
+TEST(server_config, pid_file) {
+  EXPECT_EQ(parse(R"({"pid_file": "/run/echod/echod.pid"})").pid_file, "/run/echod/echod.pid");
+  EXPECT_EQ(parse(R"({"pid_file": "echod.pid"})").pid_file, "echod.pid");
+  EXPECT_EQ(parse(R"({"pid_file": null})").pid_file, "");
+  EXPECT_EQ(parse(R"({"pid_file": ""})").pid_file, "");
+  EXPECT_EQ(parse("{}", {"pid_file=/tmp/e.pid"}).pid_file, "/tmp/e.pid");
+
+  EXPECT_EQ(
+      error_of(R"({"pid_file": 1})"),
+      R"(echod.json: pid_file: expected a file path string, "" or null (none), got number 1)");
+  EXPECT_EQ(error_of(R"({"pid_file": "/run/echod/"})"),
+            R"(echod.json: pid_file: must name a file, not a directory, got "/run/echod/")");
+  EXPECT_EQ(error_of(R"({"pid_file": "/run/a\u0000b"})"),
+            "echod.json: pid_file: must not contain a NUL byte");
 }
 
 TEST(server_config, admin_prints_as_null_when_disabled) {

@@ -10,8 +10,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -20,6 +18,7 @@
 #include "backend_param.hpp"
 #include "child_process.hpp"
 #include "echod_harness.hpp"
+#include "temp_file.hpp"
 
 namespace echod::testing {
 namespace {
@@ -30,13 +29,6 @@ std::string seccomp_exec() { return build_path("tests/deploy/seccomp_exec"); }
 std::vector<std::string> deny_io_uring() { return {seccomp_exec(), "--deny-io-uring"}; }
 std::vector<std::string> profile() {
   return {seccomp_exec(), "--profile", source_path("deploy/seccomp/echod-seccomp.json")};
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 std::vector<std::string> args_with_backend(const std::string& backend) {
@@ -123,7 +115,7 @@ TEST_P(seccomp_profile, echod_and_echoload_work_under_the_localhost_profile) {
   const auto load_status = l.wait_exit(60s);
   ASSERT_TRUE(load_status.has_value()) << "echoload still runs";
   EXPECT_TRUE(WIFEXITED(*load_status) && WEXITSTATUS(*load_status) == 0) << l.stderr_text();
-  const auto r = nlohmann::json::parse(read_file(report));
+  const auto r = nlohmann::json::parse(file_text(report));
   EXPECT_EQ(r["messages"].get<long>(), 2000);
   EXPECT_EQ(r["backend"].get<std::string>(), backend);
 

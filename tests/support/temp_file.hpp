@@ -1,5 +1,5 @@
 // A file under /tmp for one test: created (mkstemps) with the given text and name suffix,
-// removed when the object goes.
+// removed when the object goes. And file_text(), what any file holds.
 #pragma once
 
 #include <stdlib.h>
@@ -12,6 +12,14 @@
 #include <string_view>
 
 namespace echod::testing {
+
+/// What the file at `path` holds ("" when it cannot be read).
+inline std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 class temp_file {
  public:
@@ -36,12 +44,7 @@ class temp_file {
   /// Replaces what the file holds.
   void write(std::string_view text) const { std::ofstream(path_) << text; }
   /// What the file holds now.
-  std::string text() const {
-    std::ifstream in(path_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string text() const { return file_text(path_); }
 
  private:
   std::string path_;
