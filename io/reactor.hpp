@@ -29,6 +29,11 @@ namespace echod::io {
 using runtime::deadline;
 using runtime::no_deadline;
 
+/// The flags of every socket accept() hands out, on both backends: non-blocking (io_uring arms its
+/// own poll either way, and code that calls the kernel directly never blocks a scheduler thread)
+/// and close-on-exec (a spawned process inherits no connection).
+inline constexpr int accepted_socket_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+
 /// Bytes received into a buffer the reactor lends: data[0..size) may be changed in place.
 struct chunk {
   char* data = nullptr;

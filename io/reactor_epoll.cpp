@@ -56,7 +56,7 @@ class epoll_reactor final : public reactor {
 
   int accept(int listen_fd, deadline until) override {
     for (;;) {
-      const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      const int fd = ::accept4(listen_fd, nullptr, nullptr, accepted_socket_flags);
       if (fd >= 0) return fd;
       const int e = errno;
       // ECONNABORTED: the client gave up while queued; the next one may be fine.

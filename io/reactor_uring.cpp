@@ -125,20 +125,27 @@ class uring_reactor final : public reactor {
     const int r = accept_or_wait(listen_fd, until);
     if (r != -ECANCELED && r != -ETIMEDOUT) return r;
     int fd;
-    // The listener is non-blocking: this never waits. The ring's accept flags (no O_NONBLOCK).
+    // The listener is non-blocking: this never waits.
     do {
-      fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      fd = ::accept4(listen_fd, nullptr, nullptr, accepted_socket_flags);
     } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
     return fd >= 0 ? fd : r;
   }
 
+  // The socket stays non-blocking, as on epoll. Recent kernels (6.x) arm a poll and complete the
+  // connect; older ones may answer -EINPROGRESS or -EAGAIN: then wait for writability and read
+  // the outcome from SO_ERROR, as epoll does.
   int connect(int fd, const sockaddr* to, socklen_t len, deadline until) override {
     const claim c(*this, fd, writing);
     if (c.refused) return c.refused;
-    // The ring waits for us; a blocking socket lets the kernel arm its poll instead of failing
-    // the request with -EAGAIN.
-    set_blocking(fd);
-    return perform([&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, to, len); }, until);
+    const int r =
+        perform([&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, to, len); }, until);
+    if (r != -EINPROGRESS && r != -EAGAIN) return r;
+    if (const int w = wait_for(fd, POLLOUT, until); w < 0) return w;
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) return -errno;
+    return -err;
   }
 
   io_result read_some(int fd, void* buf, std::size_t len, deadline until) override {
@@ -529,7 +536,7 @@ class uring_reactor final : public reactor {
     for (;;) {
       const int r = perform(
           [&](io_uring_sqe* sqe) {
-            io_uring_prep_accept(sqe, listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+            io_uring_prep_accept(sqe, listen_fd, nullptr, nullptr, accepted_socket_flags);
           },
           until);
       if (r == -ECONNABORTED || r == -EINTR) continue;
@@ -613,11 +620,6 @@ class uring_reactor final : public reactor {
       sched->wake(op->waiter);
     }
     io_uring_cq_advance(&ring_, seen);
-  }
-
-  static void set_blocking(int fd) {
-    const int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   }
 
   io_uring ring_{};

@@ -412,6 +412,39 @@ TEST_P(socket_test, a_thousand_concurrent_echo_connections) {
   EXPECT_EQ(verified, connections);
 }
 
+// Both backends hand out the same kind of socket: non-blocking (a direct syscall, such as a read
+// of what is already there, never blocks the scheduler thread) and close-on-exec.
+TEST_P(socket_test, accepted_and_connected_sockets_are_non_blocking_and_close_on_exec) {
+  int accepted_fl = 0, accepted_fd = 0, connected_fl = 0, connected_fd = 0;
+  ssize_t empty_read = 0;
+  int empty_errno = 0;
+  run([&] {
+    listener l;
+    stream client;
+    stream server;
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
+    accepted_fl = fcntl(server.fd(), F_GETFL);
+    accepted_fd = fcntl(server.fd(), F_GETFD);
+    connected_fl = fcntl(client.fd(), F_GETFL);
+    connected_fd = fcntl(client.fd(), F_GETFD);
+    char buf[8];
+    empty_read = ::recv(server.fd(), buf, sizeof buf, 0);  // nothing sent: must not wait
+    empty_errno = errno;
+    // And the stream still works through the reactor after that.
+    ASSERT_EQ(client.write_all("flag", 4), 4);
+    ASSERT_EQ(server.read_exact(buf, 4, clock::now() + 10s), 4);
+    EXPECT_EQ(std::string(buf, 4), "flag");
+  });
+  ASSERT_GE(accepted_fl, 0);
+  ASSERT_GE(connected_fl, 0);
+  EXPECT_TRUE(accepted_fl & O_NONBLOCK);
+  EXPECT_TRUE(accepted_fd & FD_CLOEXEC);
+  EXPECT_TRUE(connected_fl & O_NONBLOCK);
+  EXPECT_TRUE(connected_fd & FD_CLOEXEC);
+  EXPECT_EQ(empty_read, -1);
+  EXPECT_EQ(empty_errno, EAGAIN);
+}
+
 ECHOD_INSTANTIATE_BACKENDS(socket_test);
 
 }  // namespace
