@@ -86,7 +86,13 @@ class reactor : public runtime::poller {
 
   virtual const char* name() const = 0;
 
-  /// A connected socket (non-blocking, close-on-exec), or -errno.
+  /// Registers `listen_fd`, a listening socket, with this reactor before it accepts from it (on
+  /// each thread that accepts): 0, or -EBADF. Registering again changes nothing; forget()
+  /// unregisters. A listener's file is usually shared with other threads and processes, so the
+  /// reactor treats it apart from a connection (see forget()).
+  virtual int add_listener(int listen_fd) = 0;
+  /// A connected socket (non-blocking, close-on-exec), or -errno; -EINVAL when `listen_fd` was
+  /// not registered with add_listener().
   virtual int accept(int listen_fd, deadline until) = 0;
   /// Connects the non-blocking socket `fd`: 0 or -errno.
   virtual int connect(int fd, const sockaddr* to, socklen_t len, deadline until) = 0;

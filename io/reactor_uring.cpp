@@ -119,7 +119,17 @@ class uring_reactor final : public reactor {
   // So an accept that ends early takes once more, without waiting: by then its wait is off the
   // queue, so later clients wake other waiters, and one connection covers the one announcement it
   // can have swallowed. The caller serves it like a connection accepted in time.
+  int add_listener(int listen_fd) override {
+    if (listen_fd < 0) return -EBADF;
+    slot(listen_fd).listener = true;
+    return 0;
+  }
+
   int accept(int listen_fd, deadline until) override {
+    if (listen_fd < 0 || static_cast<std::size_t>(listen_fd) >= slots_.size() ||
+        !slots_[static_cast<std::size_t>(listen_fd)].listener) {
+      return -EINVAL;
+    }
     const claim c(*this, listen_fd, reading);
     if (c.refused) return c.refused;
     const int r = accept_or_wait(listen_fd, until);
@@ -213,7 +223,7 @@ class uring_reactor final : public reactor {
     if (s.armed) cancel_recv(fd, s);
     give_back_queue(s);
     ++s.generation;
-    s.armed = s.paused = s.eof = s.drained = s.ever_armed = s.ever_received = false;
+    s.armed = s.paused = s.eof = s.drained = s.ever_armed = s.ever_received = s.listener = false;
     s.ended = 0;
     s.receiver = nullptr;
   }
@@ -267,6 +277,7 @@ class uring_reactor final : public reactor {
     bool eof = false;            ///< the multishot saw end of stream, after the queued bytes
     bool ever_received = false;  ///< a multishot brought bytes (so -EINVAL is not "unsupported")
     bool drained = false;        ///< the pooled path's last recv emptied the socket: poll first
+    bool listener = false;       ///< add_listener(): accept() may take from it
   };
 
   fd_slot& slot(int fd) {

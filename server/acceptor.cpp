@@ -37,6 +37,7 @@ void run_acceptor(worker_thread& t, int listen_fd) {
   runtime::coroutine* self = runtime::scheduler::current_coroutine();
   t.acceptors_.push_back(self);
   io::reactor& reactor = io::reactor::current();
+  reactor.add_listener(listen_fd);
   runtime::deadline next_warning{};
   while (t.reserve_slot()) {
     const int fd = reactor.accept(listen_fd, runtime::no_deadline);
@@ -57,8 +58,8 @@ void run_acceptor(worker_thread& t, int listen_fd) {
     if (runtime::this_coroutine::sleep_for(pause) == runtime::wake_reason::cancelled) break;
   }
   std::erase(t.acceptors_, self);
-  // epoll: take the shared listener out of this thread's set, or every new client would still
-  // wake a thread that no longer accepts.
+  // Unregister: epoll takes the shared listener out of this thread's set, or every new client
+  // would still wake a thread that no longer accepts.
   reactor.forget(listen_fd);
 }
 

@@ -168,6 +168,40 @@ TEST_P(socket_test, cancel_ends_a_blocked_accept) {
   EXPECT_EQ(result, -ECANCELED);
 }
 
+// A reactor accepts only from listeners registered with it (listener::open registers on the
+// thread that opens it; the server's acceptors call add_listener): not from a listening socket
+// it was never told about, nor from one it was told to forget. A client waiting in the backlog
+// is untouched and is accepted once the listener is registered.
+TEST_P(socket_test, accept_takes_only_from_a_registered_listener) {
+  int unregistered = 0, forgotten = 0, registered = -1, bad_fd = 0;
+  std::string got;
+  listener l = listener::open(loopback());  // no scheduler yet: not registered anywhere
+  run([&] {
+    stream client;
+    ASSERT_EQ(stream::connect(l.local_address(), client, clock::now() + 10s), 0);
+    ASSERT_EQ(client.write_all("queued", 6), 6);
+    stream s;
+    unregistered = l.accept(s, clock::now() + 10s);
+    reactor& r = reactor::current();
+    bad_fd = r.add_listener(-1);
+    ASSERT_EQ(r.add_listener(l.fd()), 0);
+    r.forget(l.fd());
+    forgotten = l.accept(s, clock::now() + 10s);
+    ASSERT_EQ(r.add_listener(l.fd()), 0);
+    ASSERT_EQ(r.add_listener(l.fd()), 0);  // again: no change
+    registered = l.accept(s, clock::now() + 10s);
+    ASSERT_EQ(registered, 0);
+    char buf[6];
+    ASSERT_EQ(s.read_exact(buf, sizeof buf, clock::now() + 10s), 6);
+    got.assign(buf, sizeof buf);
+  });
+  EXPECT_EQ(unregistered, -EINVAL);
+  EXPECT_EQ(forgotten, -EINVAL);
+  EXPECT_EQ(registered, 0);
+  EXPECT_EQ(got, "queued");
+  EXPECT_EQ(bad_fd, -EBADF);
+}
+
 TEST_P(socket_test, eight_mib_through_a_tiny_send_buffer_arrive_intact) {
   constexpr std::size_t total = 8u << 20;
   std::vector<unsigned char> payload(total);
