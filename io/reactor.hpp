@@ -34,6 +34,12 @@ using runtime::no_deadline;
 /// and close-on-exec (a spawned process inherits no connection).
 inline constexpr int accepted_socket_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
 
+/// Who accepts from a listener (reactor::add_listener).
+enum class acceptors {
+  many,  ///< other threads or processes too (a server's workers)
+  one,   ///< this thread alone
+};
+
 /// Bytes received into a buffer the reactor lends: data[0..size) may be changed in place.
 struct chunk {
   char* data = nullptr;
@@ -87,12 +93,16 @@ class reactor : public runtime::poller {
   virtual const char* name() const = 0;
 
   /// Registers `listen_fd`, a listening socket, with this reactor before it accepts from it (on
-  /// each thread that accepts): 0, or -EBADF. Registering again changes nothing; forget()
+  /// each thread that accepts): 0, or -EBADF. Registering again only updates `who`; forget()
   /// unregisters. A listener's file is usually shared with other threads and processes, so the
-  /// reactor treats it apart from a connection (see forget()).
-  virtual int add_listener(int listen_fd) = 0;
+  /// reactor treats it apart from a connection (see forget()). `who`: acceptors::one when this
+  /// thread is the only one that accepts from it (io_uring then keeps one multishot accept armed;
+  /// with several, the kernel would hand every client to the first one armed).
+  virtual int add_listener(int listen_fd, acceptors who) = 0;
   /// A connected socket (non-blocking, close-on-exec), or -errno; -EINVAL when `listen_fd` was
-  /// not registered with add_listener().
+  /// not registered with add_listener(). A cancelled coroutine gets the connections the reactor
+  /// had already taken for it (io_uring's multishot accept takes every client waiting at once),
+  /// one per call, then -ECANCELED; it never takes a new one.
   virtual int accept(int listen_fd, deadline until) = 0;
   /// Connects the non-blocking socket `fd`: 0 or -errno.
   virtual int connect(int fd, const sockaddr* to, socklen_t len, deadline until) = 0;

@@ -54,7 +54,7 @@ class epoll_reactor final : public reactor {
 
   const char* name() const override { return "epoll"; }
 
-  int add_listener(int listen_fd) override {
+  int add_listener(int listen_fd, acceptors) override {
     if (listen_fd < 0) return -EBADF;
     state(listen_fd).listener = true;
     return 0;
@@ -62,6 +62,8 @@ class epoll_reactor final : public reactor {
 
   int accept(int listen_fd, deadline until) override {
     if (!is_listener(listen_fd)) return -EINVAL;
+    // Cancelled: nothing was taken ahead (see reactor.hpp), and nothing new is.
+    if (scheduler::current()->cancelled(scheduler::current_coroutine())) return -ECANCELED;
     for (;;) {
       const int fd = ::accept4(listen_fd, nullptr, nullptr, accepted_socket_flags);
       if (fd >= 0) return fd;
