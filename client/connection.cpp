@@ -17,8 +17,6 @@
 // already readable are drained (and checked) between them.
 #include "client/connection.hpp"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -278,18 +276,17 @@ class connection {
     return io_failed(n, "read");
   }
 
-  // Reads whatever replies are already there without waiting (see the file comment).
+  // Reads whatever replies are already there without waiting (see the file comment): a read whose
+  // deadline has passed takes what is readable and times out on the rest.
   bool drain() {
     for (;;) {
-      // MSG_DONTWAIT: with io_uring the socket itself is blocking.
-      const ssize_t n = ::recv(sock_.fd(), buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+      const io::io_result n = sock_.read_some(buffer_.data(), buffer_.size(), clock::now());
       if (n > 0) {
         if (!consume(buffer_.data(), static_cast<std::size_t>(n), clock::now())) return false;
         continue;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-      return io_failed(n == 0 ? 0 : -errno, "read");
+      if (n == -ETIMEDOUT) return true;
+      return io_failed(n, "read");
     }
   }
 

@@ -9,7 +9,8 @@
 namespace echod::io {
 
 struct io_counters {
-  std::atomic<std::uint64_t> multishot_rearms{0};   ///< multishot recvs armed again after ending
+  std::atomic<std::uint64_t> multishot_rearms{
+      0};  ///< multishot recvs/accepts armed again after ending
   std::atomic<std::uint64_t> buffer_ring_empty{0};  ///< recvs ended by ENOBUFS (no buffer free)
   std::atomic<std::uint64_t> cq_overflows{0};       ///< completions the kernel had to hold back
   std::atomic<std::uint64_t> sq_full_waits{0};      ///< submissions flushed early: the SQ was full

@@ -29,6 +29,17 @@ namespace echod::io {
 using runtime::deadline;
 using runtime::no_deadline;
 
+/// The flags of every socket accept() hands out, on both backends: non-blocking (io_uring arms its
+/// own poll either way, and code that calls the kernel directly never blocks a scheduler thread)
+/// and close-on-exec (a spawned process inherits no connection).
+inline constexpr int accepted_socket_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+
+/// Who accepts from a listener (reactor::add_listener).
+enum class acceptors {
+  many,  ///< other threads or processes too (a server's workers)
+  one,   ///< this thread alone
+};
+
 /// Bytes received into a buffer the reactor lends: data[0..size) may be changed in place.
 struct chunk {
   char* data = nullptr;
@@ -81,7 +92,17 @@ class reactor : public runtime::poller {
 
   virtual const char* name() const = 0;
 
-  /// A connected socket (non-blocking, close-on-exec), or -errno.
+  /// Registers `listen_fd`, a listening socket, with this reactor before it accepts from it (on
+  /// each thread that accepts): 0, or -EBADF. Registering again only updates `who`; forget()
+  /// unregisters. A listener's file is usually shared with other threads and processes, so the
+  /// reactor treats it apart from a connection (see forget()). `who`: acceptors::one when this
+  /// thread is the only one that accepts from it (io_uring then keeps one multishot accept armed;
+  /// with several, the kernel would hand every client to the first one armed).
+  virtual int add_listener(int listen_fd, acceptors who) = 0;
+  /// A connected socket (non-blocking, close-on-exec), or -errno; -EINVAL when `listen_fd` was
+  /// not registered with add_listener(). A cancelled coroutine gets the connections the reactor
+  /// had already taken for it (io_uring's multishot accept takes every client waiting at once),
+  /// one per call, then -ECANCELED; it never takes a new one.
   virtual int accept(int listen_fd, deadline until) = 0;
   /// Connects the non-blocking socket `fd`: 0 or -errno.
   virtual int connect(int fd, const sockaddr* to, socklen_t len, deadline until) = 0;

@@ -54,17 +54,24 @@ class epoll_reactor final : public reactor {
 
   const char* name() const override { return "epoll"; }
 
+  int add_listener(int listen_fd, acceptors) override {
+    if (listen_fd < 0) return -EBADF;
+    state(listen_fd).listener = true;
+    return 0;
+  }
+
   int accept(int listen_fd, deadline until) override {
+    if (!is_listener(listen_fd)) return -EINVAL;
+    // Cancelled: nothing was taken ahead (see reactor.hpp), and nothing new is.
+    if (scheduler::current()->cancelled(scheduler::current_coroutine())) return -ECANCELED;
     for (;;) {
-      const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      const int fd = ::accept4(listen_fd, nullptr, nullptr, accepted_socket_flags);
       if (fd >= 0) return fd;
       const int e = errno;
       // ECONNABORTED: the client gave up while queued; the next one may be fine.
       if (e == EINTR || e == ECONNABORTED) continue;
       if (e != EAGAIN) return -e;
-      // Mark it before waiting: forget() must remove the listener from the set even when this
-      // first wait ends in a cancel (a worker that stops accepting before any connection came).
-      if (const int r = wait(listen_fd, direction::read, until, true); r < 0) return r;
+      if (const int r = wait(listen_fd, direction::read, until); r < 0) return r;
     }
   }
 
@@ -150,7 +157,7 @@ class epoll_reactor final : public reactor {
     if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
     // A listener's file is shared with other processes, so close() alone would leave it in our
     // epoll set, reporting every new connection. Connections die with their last close().
-    if (fds_[fd].shared) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    if (fds_[fd].listener && fds_[fd].registered) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
     fds_[fd] = {};
   }
 
@@ -214,7 +221,7 @@ class epoll_reactor final : public reactor {
     coroutine* reader = nullptr;
     coroutine* writer = nullptr;
     bool registered = false;
-    bool shared = false;  ///< a listener: remove it from the set explicitly on forget()
+    bool listener = false;  ///< add_listener(): remove it from the set explicitly on forget()
     /// read_some() emptied the receive queue and no readable edge has come since. Edge
     /// triggering reports every arrival after that read, so waiting first loses nothing.
     bool drained = false;
@@ -229,16 +236,18 @@ class epoll_reactor final : public reactor {
   bool drained(int fd) const {
     return static_cast<std::size_t>(fd) < fds_.size() && fds_[fd].drained;
   }
+  bool is_listener(int fd) const {
+    return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size() && fds_[fd].listener;
+  }
   bool hung_up(int fd) const {
     return static_cast<std::size_t>(fd) < fds_.size() && fds_[fd].hung_up;
   }
 
-  int wait(int fd, direction dir, deadline until, bool shared = false) {
+  int wait(int fd, direction dir, deadline until) {
     scheduler* sched = scheduler::current();
     coroutine* self = scheduler::current_coroutine();
     if (sched->cancelled(self)) return -ECANCELED;
     fd_state& st = state(fd);
-    if (shared) st.shared = true;
     if (!st.registered) {
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;

@@ -6,9 +6,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -34,6 +36,9 @@ constexpr std::uint64_t recv_tag = 2;
 constexpr std::uint64_t recv_data(int fd, std::uint32_t generation) {
   return std::uint64_t{generation} << 32 | static_cast<std::uint64_t>(fd) << 3 | recv_tag;
 }
+
+// A multishot accept: (generation << 32 | listener fd << 3 | accept_tag), for the same reason.
+constexpr std::uint64_t accept_tag = 3;
 
 // The provided buffer group of each thread's ring (one ring per reactor, so one group).
 constexpr int buffer_group = 0;
@@ -99,10 +104,14 @@ class uring_reactor final : public reactor {
       throw std::system_error(errno, std::generic_category(), "eventfd");
     }
     if (opts.multishot) setup_buffer_ring(opts.ring_buffers, opts.ring_buffer_size);
+    multishot_accept_ = opts.multishot;
   }
 
   ~uring_reactor() override {
     exit_ring(ring_);
+    for (const auto& l : listeners_) {
+      for (const int fd : l->taken) ::close(fd);
+    }
     ::close(wake_fd_);
     if (bufs_ != nullptr) munmap(bufs_, ring_count_ * ring_size_);
     if (br_ != nullptr) munmap(br_, ring_count_ * sizeof(io_uring_buf));
@@ -119,26 +128,52 @@ class uring_reactor final : public reactor {
   // So an accept that ends early takes once more, without waiting: by then its wait is off the
   // queue, so later clients wake other waiters, and one connection covers the one announcement it
   // can have swallowed. The caller serves it like a connection accepted in time.
-  int accept(int listen_fd, deadline until) override {
-    const claim c(*this, listen_fd, reading);
-    if (c.refused) return c.refused;
-    const int r = accept_or_wait(listen_fd, until);
-    if (r != -ECANCELED && r != -ETIMEDOUT) return r;
-    int fd;
-    // The listener is non-blocking: this never waits. The ring's accept flags (no O_NONBLOCK).
-    do {
-      fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-    } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
-    return fd >= 0 ? fd : r;
+  int add_listener(int listen_fd, acceptors who) override {
+    if (listen_fd < 0) return -EBADF;
+    listen_state* l = find_listener(listen_fd);
+    if (l == nullptr) {
+      listeners_.push_back(std::make_unique<listen_state>());
+      l = listeners_.back().get();
+      l->fd = listen_fd;
+      l->generation = ++listener_generations_;
+    }
+    l->alone = who == acceptors::one;
+    return 0;
   }
 
+  int accept(int listen_fd, deadline until) override {
+    listen_state* l = find_listener(listen_fd);
+    if (l == nullptr) return -EINVAL;
+    const claim c(*this, listen_fd, reading);
+    if (c.refused) return c.refused;
+    // Cancelled: hand out what was taken ahead, take nothing new (see reactor.hpp).
+    if (scheduler::current()->cancelled(scheduler::current_coroutine())) {
+      return l->taken.empty() ? -ECANCELED : l->take();
+    }
+    if (multishot_accept_ && l->alone) {
+      const int r = accept_multishot(*l, until);
+      if (r != -EINVAL || multishot_accept_) return r;
+      // The kernel has no multishot accept (before 5.19): single-shot from now on.
+    }
+    const int r = accept_or_wait(listen_fd, until);
+    if (r != -ECANCELED && r != -ETIMEDOUT) return r;
+    return take_once_more(listen_fd, r);
+  }
+
+  // The socket stays non-blocking, as on epoll. Recent kernels (6.x) arm a poll and complete the
+  // connect; older ones may answer -EINPROGRESS or -EAGAIN: then wait for writability and read
+  // the outcome from SO_ERROR, as epoll does.
   int connect(int fd, const sockaddr* to, socklen_t len, deadline until) override {
     const claim c(*this, fd, writing);
     if (c.refused) return c.refused;
-    // The ring waits for us; a blocking socket lets the kernel arm its poll instead of failing
-    // the request with -EAGAIN.
-    set_blocking(fd);
-    return perform([&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, to, len); }, until);
+    const int r =
+        perform([&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, to, len); }, until);
+    if (r != -EINPROGRESS && r != -EAGAIN) return r;
+    if (const int w = wait_for(fd, POLLOUT, until); w < 0) return w;
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) return -errno;
+    return -err;
   }
 
   io_result read_some(int fd, void* buf, std::size_t len, deadline until) override {
@@ -201,6 +236,7 @@ class uring_reactor final : public reactor {
   // A multishot recv outlives close(): the request holds the file. Cancel it; its last
   // completions carry the old generation and only give their buffers back (see reap()).
   void forget(int fd) override {
+    forget_listener(fd);
     if (fd < 0 || static_cast<std::size_t>(fd) >= slots_.size()) return;
     fd_slot& s = slots_[static_cast<std::size_t>(fd)];
     if (s.armed) cancel_recv(fd, s);
@@ -209,6 +245,22 @@ class uring_reactor final : public reactor {
     s.armed = s.paused = s.eof = s.drained = s.ever_armed = s.ever_received = false;
     s.ended = 0;
     s.receiver = nullptr;
+  }
+
+  // Its multishot accept, if armed, is cancelled; what it took and nobody asked for is closed
+  // (accept() after a cancel hands all of it out first, so a server's acceptor leaves none).
+  void forget_listener(int fd) {
+    listen_state* l = find_listener(fd);
+    if (l == nullptr) return;
+    l->forgotten = true;
+    if (l->armed) cancel_accept(*l);
+    for (const int taken : l->taken) ::close(taken);
+    l->taken.clear();
+    if (l->acceptor != nullptr) {
+      scheduler::current()->wake(std::exchange(l->acceptor, nullptr));
+    } else {
+      drop_if_unused(*l);
+    }
   }
 
   void poll(std::chrono::nanoseconds timeout) override {
@@ -525,11 +577,173 @@ class uring_reactor final : public reactor {
     }
   }
 
+  // ---- accepting ----
+
+  // The kernel announces each new connection to one waiting accept only: IORING_OP_ACCEPT waits
+  // on the listener exclusively, oldest waiter first, and every thread of every worker of every
+  // generation waits on the same listener. An accept cancelled after its announcement came but
+  // before its retry ran (a worker retiring or stopping just as a client arrives: the cancel is
+  // submitted before this thread next processes its completions) takes the announcement along,
+  // and the client sits in the backlog, unseen by the other waiters, until another client comes.
+  // So an accept that ends early takes once more, without waiting: by then its wait is off the
+  // queue, so later clients wake other waiters, and one connection covers the one announcement it
+  // can have swallowed. The caller serves it like a connection accepted in time.
+  static int take_once_more(int listen_fd, int otherwise) {
+    int fd;
+    // The listener is non-blocking: this never waits.
+    do {
+      fd = ::accept4(listen_fd, nullptr, nullptr, accepted_socket_flags);
+    } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+    return fd >= 0 ? fd : otherwise;
+  }
+
+  // A listener registered with this reactor. Its multishot accept (only where this thread is its
+  // one acceptor: armed on several threads, the exclusive wait above would stay first in line
+  // for good and take every client) stays armed between accept() calls; the connections it
+  // brings queue in `taken` until accept() hands them out.
+  struct listen_state {
+    int fd = -1;
+    std::uint32_t generation = 0;   ///< tells its completions from a forgotten predecessor's
+    bool alone = false;             ///< acceptors::one
+    bool armed = false;             ///< a multishot accept is in the kernel
+    bool ever_armed = false;        ///< the next arming is a re-arm (counted)
+    bool pausing = false;           ///< cancelled: too many taken and nobody accepting
+    bool ever_accepted = false;     ///< -EINVAL after a connection is not "unsupported"
+    bool forgotten = false;         ///< forget(): kept only until the kernel and acceptor let go
+    int ended = 0;                  ///< how the multishot ended (-errno), not yet reported
+    coroutine* acceptor = nullptr;  ///< parked in accept_multishot()
+    std::vector<int> taken;         ///< accepted, not yet handed out, oldest first
+
+    int take() {
+      const int fd = taken.front();
+      taken.erase(taken.begin());
+      return fd;
+    }
+  };
+
+  // At most this many connections queue while nobody accepts (the acceptor waits for a free
+  // connection slot): then the multishot is cancelled, and later clients wait in the backlog.
+  static constexpr std::size_t max_taken = 64;
+
+  listen_state* find_listener(int fd) {
+    for (const auto& l : listeners_) {
+      if (l->fd == fd && !l->forgotten) return l.get();
+    }
+    return nullptr;
+  }
+
+  // A forgotten listener's state goes once nothing refers to it: no multishot in the kernel (its
+  // completions find it by generation), no acceptor parked on it.
+  void drop_if_unused(listen_state& l) {
+    if (l.forgotten && !l.armed && l.acceptor == nullptr) {
+      std::erase_if(listeners_, [&l](const auto& p) { return p.get() == &l; });
+    }
+  }
+
+  static constexpr std::uint64_t accept_data(const listen_state& l) {
+    return std::uint64_t{l.generation} << 32 | static_cast<std::uint64_t>(l.fd) << 3 | accept_tag;
+  }
+
+  int accept_multishot(listen_state& l, deadline until) {
+    scheduler* sched = scheduler::current();
+    coroutine* self = scheduler::current_coroutine();
+    for (;;) {
+      if (!l.taken.empty()) return l.take();
+      if (const int r = std::exchange(l.ended, 0); r == -EINVAL && !l.ever_accepted) {
+        multishot_accept_ = false;
+        return r;
+      } else if (r != 0 && r != -ECONNABORTED && r != -EINTR) {
+        return r;  // e.g. -EMFILE: the caller backs off; the next call arms again
+      }
+      if (!l.armed) arm_accept(l);
+      l.acceptor = self;
+      const wake_reason why = sched->park(until);
+      l.acceptor = nullptr;
+      if (why != wake_reason::woken) {
+        const int r = why == wake_reason::timed_out ? -ETIMEDOUT : -ECANCELED;
+        return end_multishot_accept(l, r);
+      }
+      if (l.forgotten) {  // closed under us
+        drop_if_unused(l);
+        return -EBADF;
+      }
+    }
+  }
+
+  // The accept wait ended early (deadline, cancel): nothing may keep taking clients this thread
+  // will not ask for. Cancel the multishot and wait, pinned, for its last completion; then hand
+  // out what it took, or take once more (it may have swallowed an announcement, as above).
+  int end_multishot_accept(listen_state& l, int otherwise) {
+    if (l.armed) {
+      cancel_accept(l);
+      while (l.armed) {
+        l.acceptor = scheduler::current_coroutine();
+        scheduler::current()->park_pinned();
+      }
+      l.acceptor = nullptr;
+    }
+    if (l.forgotten) {
+      drop_if_unused(l);
+      return otherwise;
+    }
+    l.ended = 0;
+    return l.taken.empty() ? take_once_more(l.fd, otherwise) : l.take();
+  }
+
+  void arm_accept(listen_state& l) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_multishot_accept(sqe, l.fd, nullptr, nullptr, accepted_socket_flags);
+    io_uring_sqe_set_data64(sqe, accept_data(l));
+    if (l.ever_armed) io_counters::add(counters_->multishot_rearms, 1);
+    l.armed = l.ever_armed = true;
+    l.pausing = false;
+  }
+
+  void cancel_accept(const listen_state& l) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_cancel64(sqe, accept_data(l), 0);
+    io_uring_sqe_set_data64(sqe, ignored_completion);
+  }
+
+  void on_accept(const io_uring_cqe* cqe, std::uint64_t data) {
+    const auto generation = static_cast<std::uint32_t>(data >> 32);
+    const auto it = std::find_if(listeners_.begin(), listeners_.end(), [generation](const auto& p) {
+      return p->generation == generation;
+    });
+    if (it == listeners_.end()) {
+      if (cqe->res >= 0) ::close(cqe->res);
+      return;
+    }
+    listen_state* l = it->get();
+    if (l->forgotten) {  // taken as its listener was forgotten: nobody will ask for it
+      if (cqe->res >= 0) ::close(cqe->res);
+      if (!(cqe->flags & IORING_CQE_F_MORE)) l->armed = false;
+      if (l->acceptor != nullptr) {
+        scheduler::current()->wake(std::exchange(l->acceptor, nullptr));
+      } else {
+        drop_if_unused(*l);
+      }
+      return;
+    }
+    if (cqe->res >= 0) {
+      l->taken.push_back(cqe->res);
+      l->ever_accepted = true;
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+      l->armed = false;
+      if (cqe->res < 0 && cqe->res != -ECANCELED) l->ended = cqe->res;
+    } else if (l->acceptor == nullptr && !l->pausing && l->taken.size() >= max_taken) {
+      cancel_accept(*l);
+      l->pausing = true;
+    }
+    if (l->acceptor != nullptr) scheduler::current()->wake(std::exchange(l->acceptor, nullptr));
+  }
+
   int accept_or_wait(int listen_fd, deadline until) {
     for (;;) {
       const int r = perform(
           [&](io_uring_sqe* sqe) {
-            io_uring_prep_accept(sqe, listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+            io_uring_prep_accept(sqe, listen_fd, nullptr, nullptr, accepted_socket_flags);
           },
           until);
       if (r == -ECONNABORTED || r == -EINTR) continue;
@@ -607,6 +821,10 @@ class uring_reactor final : public reactor {
         on_recv(cqe, data);
         continue;
       }
+      if ((data & 7) == accept_tag) {
+        on_accept(cqe, data);
+        continue;
+      }
       auto* op = reinterpret_cast<operation*>(data);
       op->result = cqe->res;
       op->done = true;
@@ -615,17 +833,15 @@ class uring_reactor final : public reactor {
     io_uring_cq_advance(&ring_, seen);
   }
 
-  static void set_blocking(int fd) {
-    const int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-  }
-
   io_uring ring_{};
   unsigned setup_flags_ = 0;
   int wake_fd_ = -1;
   std::uint64_t wake_buffer_ = 0;
   bool wake_armed_ = false;
-  std::vector<fd_slot> slots_;  ///< per fd, indexed by fd
+  std::vector<fd_slot> slots_;                            ///< per fd, indexed by fd
+  std::vector<std::unique_ptr<listen_state>> listeners_;  ///< stable: acceptors point into them
+  std::uint32_t listener_generations_ = 0;
+  bool multishot_accept_ = false;  ///< IORING_ACCEPT_MULTISHOT (5.19+), unless switched off
 
   buffer_pool pool_;  ///< the older path's buffers
   // The provided buffer ring (multishot_): ring_count_ buffers of ring_size_ bytes at bufs_.
@@ -647,6 +863,37 @@ class uring_reactor final : public reactor {
 std::unique_ptr<reactor> make_uring_reactor(const reactor_options& opts) {
   return std::make_unique<uring_reactor>(opts);
 }
+
+namespace {
+
+// Multishot accept (5.19) has no opcode of its own: arm one on a listening Unix socket (no port,
+// no network) and cancel it. A kernel without it fails the request with -EINVAL at once.
+bool probe_multishot_accept(io_uring& ring) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const sa_family_t autobind = AF_UNIX;  // an abstract name the kernel picks
+  bool supported = false;
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&autobind), sizeof autobind) == 0 &&
+      ::listen(fd, 1) == 0) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, accepted_socket_flags);
+    io_uring_sqe_set_data64(sqe, 1);
+    sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_cancel64(sqe, 1, 0);
+    io_uring_sqe_set_data64(sqe, 2);
+    io_uring_submit(&ring);
+    for (int seen = 0; seen < 2; ++seen) {
+      io_uring_cqe* cqe = nullptr;
+      if (io_uring_wait_cqe(&ring, &cqe) != 0) break;
+      if (cqe->user_data == 1) supported = cqe->res == -ECANCELED;
+      io_uring_cqe_seen(&ring, cqe);
+    }
+  }
+  ::close(fd);
+  return supported;
+}
+
+}  // namespace
 
 io_uring_probe run_io_uring_probe() {
   io_uring_probe result;
@@ -675,6 +922,7 @@ io_uring_probe run_io_uring_probe() {
     }
     munmap(probe_ring, 4096);
   }
+  if (probe_multishot_accept(ring)) result.features.push_back("ACCEPT_MULTISHOT");
   const unsigned feats = ring.features;
   const std::pair<unsigned, const char*> named[] = {
       {IORING_FEAT_FAST_POLL, "FAST_POLL"},

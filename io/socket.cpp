@@ -152,6 +152,7 @@ listener listener::open(const address& at, const listen_options& opts) {
   if (at.family() == AF_INET6) set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only);
   if (::bind(fd, at.get(), at.length) != 0) throw_errno("bind " + where);
   if (::listen(fd, opts.backlog) != 0) throw_errno("listen " + where);
+  if (runtime::scheduler::current() != nullptr) reactor::current().add_listener(fd, acceptors::one);
   return l;
 }
 

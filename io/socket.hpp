@@ -80,7 +80,10 @@ class listener {
   listener() = default;
   explicit listener(int fd) : fd_(fd) {}  ///< adopts a listening socket, e.g. one inherited
 
-  /// A bound, listening, non-blocking socket. Throws std::system_error on failure.
+  /// A bound, listening, non-blocking socket. Throws std::system_error on failure. Opened on a
+  /// scheduler thread, it is registered with that thread's reactor as its only acceptor
+  /// (reactor::add_listener), ready to accept there; a listener that several threads accept
+  /// from is registered by each with acceptors::many instead.
   static listener open(const address& at, const listen_options& opts = {});
 
   /// The next connection: 0 and `out` set, or -errno (e.g. -EMFILE, -ETIMEDOUT, -ECANCELED).

@@ -37,6 +37,10 @@ void run_acceptor(worker_thread& t, int listen_fd) {
   runtime::coroutine* self = runtime::scheduler::current_coroutine();
   t.acceptors_.push_back(self);
   io::reactor& reactor = io::reactor::current();
+  // One process of one thread: the only acceptor (io_uring may keep a multishot accept armed).
+  const bool alone =
+      config::resolved_processes(t.plan_.cfg) == 1 && config::resolved_threads(t.plan_.cfg) == 1;
+  reactor.add_listener(listen_fd, alone ? io::acceptors::one : io::acceptors::many);
   runtime::deadline next_warning{};
   while (t.reserve_slot()) {
     const int fd = reactor.accept(listen_fd, runtime::no_deadline);
@@ -56,9 +60,18 @@ void run_acceptor(worker_thread& t, int listen_fd) {
     const auto pause = is_resource_error(fd) ? resource_backoff : 10ms;
     if (runtime::this_coroutine::sleep_for(pause) == runtime::wake_reason::cancelled) break;
   }
+  // Connections the reactor took before accepting stopped (a multishot accept takes every client
+  // waiting at once) are served too, over capacity if need be, never dropped. Cancelled, accept()
+  // only hands those out; an acceptor that ends uncancelled never accepted, so has none.
+  while (runtime::this_coroutine::cancelled()) {
+    const int fd = reactor.accept(listen_fd, runtime::no_deadline);
+    if (fd < 0) break;
+    ++t.slots_used_;
+    t.spawn_connection(fd);
+  }
   std::erase(t.acceptors_, self);
-  // epoll: take the shared listener out of this thread's set, or every new client would still
-  // wake a thread that no longer accepts.
+  // Unregister: epoll takes the shared listener out of this thread's set, or every new client
+  // would still wake a thread that no longer accepts.
   reactor.forget(listen_fd);
 }
 

@@ -101,7 +101,8 @@ std::string render_prometheus(const master_snapshot& s) {
   e.sample("echod_connections_shed_total", "kind=\"overload\"", t.overload_closes);
   e.family("echod_io_events_total", "counter",
            "Reactor events, summed over threads, by kind: multishot_rearm (an io_uring multishot "
-           "recv armed again after it ended), buffer_ring_empty (a recv ended by ENOBUFS: every "
+           "recv or accept armed again after it ended), buffer_ring_empty (a recv ended by "
+           "ENOBUFS: every "
            "ring buffer queued or being sent; it resumes once one is back), cq_overflow "
            "(completions the kernel held back: the completion queue was full), sq_full_wait "
            "(submissions flushed early: the submission queue was full), short_send (a send "

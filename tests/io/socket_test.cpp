@@ -168,6 +168,40 @@ TEST_P(socket_test, cancel_ends_a_blocked_accept) {
   EXPECT_EQ(result, -ECANCELED);
 }
 
+// A reactor accepts only from listeners registered with it (listener::open registers on the
+// thread that opens it; the server's acceptors call add_listener): not from a listening socket
+// it was never told about, nor from one it was told to forget. A client waiting in the backlog
+// is untouched and is accepted once the listener is registered.
+TEST_P(socket_test, accept_takes_only_from_a_registered_listener) {
+  int unregistered = 0, forgotten = 0, registered = -1, bad_fd = 0;
+  std::string got;
+  listener l = listener::open(loopback());  // no scheduler yet: not registered anywhere
+  run([&] {
+    stream client;
+    ASSERT_EQ(stream::connect(l.local_address(), client, clock::now() + 10s), 0);
+    ASSERT_EQ(client.write_all("queued", 6), 6);
+    stream s;
+    unregistered = l.accept(s, clock::now() + 10s);
+    reactor& r = reactor::current();
+    bad_fd = r.add_listener(-1, acceptors::one);
+    ASSERT_EQ(r.add_listener(l.fd(), acceptors::one), 0);
+    r.forget(l.fd());
+    forgotten = l.accept(s, clock::now() + 10s);
+    ASSERT_EQ(r.add_listener(l.fd(), acceptors::one), 0);
+    ASSERT_EQ(r.add_listener(l.fd(), acceptors::one), 0);  // again: no change
+    registered = l.accept(s, clock::now() + 10s);
+    ASSERT_EQ(registered, 0);
+    char buf[6];
+    ASSERT_EQ(s.read_exact(buf, sizeof buf, clock::now() + 10s), 6);
+    got.assign(buf, sizeof buf);
+  });
+  EXPECT_EQ(unregistered, -EINVAL);
+  EXPECT_EQ(forgotten, -EINVAL);
+  EXPECT_EQ(registered, 0);
+  EXPECT_EQ(got, "queued");
+  EXPECT_EQ(bad_fd, -EBADF);
+}
+
 TEST_P(socket_test, eight_mib_through_a_tiny_send_buffer_arrive_intact) {
   constexpr std::size_t total = 8u << 20;
   std::vector<unsigned char> payload(total);
@@ -410,6 +444,39 @@ TEST_P(socket_test, a_thousand_concurrent_echo_connections) {
     }
   });
   EXPECT_EQ(verified, connections);
+}
+
+// Both backends hand out the same kind of socket: non-blocking (a direct syscall, such as a read
+// of what is already there, never blocks the scheduler thread) and close-on-exec.
+TEST_P(socket_test, accepted_and_connected_sockets_are_non_blocking_and_close_on_exec) {
+  int accepted_fl = 0, accepted_fd = 0, connected_fl = 0, connected_fd = 0;
+  ssize_t empty_read = 0;
+  int empty_errno = 0;
+  run([&] {
+    listener l;
+    stream client;
+    stream server;
+    ASSERT_NO_FATAL_FAILURE(open_pair(l, client, server));
+    accepted_fl = fcntl(server.fd(), F_GETFL);
+    accepted_fd = fcntl(server.fd(), F_GETFD);
+    connected_fl = fcntl(client.fd(), F_GETFL);
+    connected_fd = fcntl(client.fd(), F_GETFD);
+    char buf[8];
+    empty_read = ::recv(server.fd(), buf, sizeof buf, 0);  // nothing sent: must not wait
+    empty_errno = errno;
+    // And the stream still works through the reactor after that.
+    ASSERT_EQ(client.write_all("flag", 4), 4);
+    ASSERT_EQ(server.read_exact(buf, 4, clock::now() + 10s), 4);
+    EXPECT_EQ(std::string(buf, 4), "flag");
+  });
+  ASSERT_GE(accepted_fl, 0);
+  ASSERT_GE(connected_fl, 0);
+  EXPECT_TRUE(accepted_fl & O_NONBLOCK);
+  EXPECT_TRUE(accepted_fd & FD_CLOEXEC);
+  EXPECT_TRUE(connected_fl & O_NONBLOCK);
+  EXPECT_TRUE(connected_fd & FD_CLOEXEC);
+  EXPECT_EQ(empty_read, -1);
+  EXPECT_EQ(empty_errno, EAGAIN);
 }
 
 ECHOD_INSTANTIATE_BACKENDS(socket_test);
