@@ -34,8 +34,6 @@ bool is_resource_error(int error) {
 }  // namespace
 
 void run_acceptor(worker_thread& t, int listen_fd) {
-  runtime::coroutine* self = runtime::scheduler::current_coroutine();
-  t.acceptors_.push_back(self);
   io::reactor& reactor = io::reactor::current();
   runtime::deadline next_warning{};
   while (t.reserve_slot()) {
@@ -56,7 +54,6 @@ void run_acceptor(worker_thread& t, int listen_fd) {
     const auto pause = is_resource_error(fd) ? resource_backoff : 10ms;
     if (runtime::this_coroutine::sleep_for(pause) == runtime::wake_reason::cancelled) break;
   }
-  std::erase(t.acceptors_, self);
   // epoll: take the shared listener out of this thread's set, or every new client would still
   // wake a thread that no longer accepts.
   reactor.forget(listen_fd);
