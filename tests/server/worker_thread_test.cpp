@@ -72,7 +72,7 @@ class worker_thread_test : public testing::backend_test {
     if (IsSkipped()) return;
     listener_ = io::listener::open(*io::address::parse("127.0.0.1:0"));
     port_ = listener_.local_address().port();
-    plan_.svc = find_service("upper");
+    plan_.svc = &find_service(config::service_kind::upper);
     plan_.listen_fds = {listener_.fd()};
   }
 
