@@ -112,10 +112,12 @@ TEST(cpu_plan, listed_cpus_must_be_usable_here) {
   config::server_config cfg;
   cfg.cpu_affinity = config::cpu_affinity_mode::list;
   cfg.cpus = {0, 5};
-  EXPECT_EQ(check_cpus(cfg, {0, 1}),
+  const auto unusable = check_cpus(cfg, {0, 1});
+  ASSERT_FALSE(unusable);
+  EXPECT_EQ(unusable.error(),
             "cpu_affinity[1]: CPU 5 is not available to this process (usable: 0,1)");
   cfg.cpus = {1};
-  EXPECT_EQ(check_cpus(cfg, {0, 1}), std::nullopt);
+  EXPECT_TRUE(check_cpus(cfg, {0, 1}));
   EXPECT_FALSE(allowed_cpus().empty());
 }
 
