@@ -28,11 +28,12 @@ void worker_thread::start(runtime::scheduler& sched) {
       // Ends the acceptor however it ends: returns, throws, or is unwound by the scheduler.
       struct ender {
         worker_thread& t;
+        runtime::coroutine* self;
         ~ender() {
-          std::erase(t.acceptors_, runtime::scheduler::current_coroutine());
+          std::erase(t.acceptors_, self);
           t.end_if_done();
         }
-      } end{*this};
+      } end{*this, runtime::scheduler::current_coroutine()};
       run_acceptor(*this, fd);
     }));
   }
