@@ -3,6 +3,10 @@
 // ..., got "foo"`). For setup code: parsing, checks at start and on reload. The data path keeps
 // io::io_result (-errno), and config files keep config_error, which also carries a JSON path.
 // In config/ because every layer may include it (config/ depends on nothing of ours).
+// TODO(issue 8): still on the older styles, to move here with their callers in master*.cpp and
+// io/: check_machine and config::parse_host_port / io::address::parse / io::resolve_backend
+// (a `std::string*` out-parameter), admin_server::open (`std::string&`), and
+// listener_set::acquire's made-up std::system_error for a bad address.
 #pragma once
 
 #include <string>
