@@ -118,11 +118,12 @@ constexpr service table[] = {
 };
 
 // One entry per service_kind (the enum has as many values as config spells names), each at its
-// own index.
+// own index. (Not checked here: that each names a function; under -fsanitize GCC cannot compare a
+// function's address with nullptr at compile time. The unit test calls find_service per kind.)
 constexpr bool indexed_by_kind() {
   if (std::size(table) != config::choice_names<config::service_kind>::names.size()) return false;
   for (std::size_t i = 0; i < std::size(table); ++i) {
-    if (static_cast<std::size_t>(table[i].kind) != i || table[i].serve == nullptr) return false;
+    if (static_cast<std::size_t>(table[i].kind) != i) return false;
   }
   return true;
 }
