@@ -1,8 +1,8 @@
 // The named choices of the config files (reactor backend, service, log level): each enum with its
 // names in one table, in enumerator order. Parsing (json_reader's read_choice), printing
 // (--print-config), the reactor factory, the logger and the service table all go through these
-// tables, so no other file spells the names out. tests/server ties the service names to
-// server::services().
+// tables, so no other file spells the names out. server/services.cpp's static_assert ties its
+// service table to service_kind.
 #pragma once
 
 #include <array>

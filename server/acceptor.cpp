@@ -34,12 +34,10 @@ bool is_resource_error(int error) {
 }  // namespace
 
 void run_acceptor(worker_thread& t, int listen_fd) {
-  runtime::coroutine* self = runtime::scheduler::current_coroutine();
-  t.acceptors_.push_back(self);
   io::reactor& reactor = io::reactor::current();
   // One process of one thread: the only acceptor (io_uring may keep a multishot accept armed).
   const bool alone =
-      config::resolved_processes(t.plan_.cfg) == 1 && config::resolved_threads(t.plan_.cfg) == 1;
+      config::resolved_processes(t.plan().cfg) == 1 && config::resolved_threads(t.plan().cfg) == 1;
   reactor.add_listener(listen_fd, alone ? io::acceptors::one : io::acceptors::many);
   runtime::deadline next_warning{};
   while (t.reserve_slot()) {
@@ -66,10 +64,9 @@ void run_acceptor(worker_thread& t, int listen_fd) {
   while (runtime::this_coroutine::cancelled()) {
     const int fd = reactor.accept(listen_fd, runtime::no_deadline);
     if (fd < 0) break;
-    ++t.slots_used_;
+    t.reserve_slot_over_capacity();
     t.spawn_connection(fd);
   }
-  std::erase(t.acceptors_, self);
   // Unregister: epoll takes the shared listener out of this thread's set, or every new client
   // would still wake a thread that no longer accepts.
   reactor.forget(listen_fd);

@@ -49,14 +49,13 @@ connection::connection(worker_thread& owner, int fd)
       stream_(fd),
       self_(runtime::scheduler::current_coroutine()),
       idle_(owner.plan().cfg.idle_timeout),
-      wait_(idle_) {
-  owner_.attach(*this);
+      wait_(idle_),
+      registered_(owner.registry(), *this) {
   if (owner_.plan().cfg.tcp_nodelay) stream_.set_nodelay(true);
 }
 
 connection::~connection() {
-  stream_.close();
-  owner_.detach(*this);
+  stream_.close();  // registered_ then leaves the registry, which frees the slot
 }
 
 bool connection::draining() const { return owner_.draining(); }
@@ -216,7 +215,7 @@ void connection::finish() {
   }
 }
 
-void serve_connection(worker_thread& owner, int fd) {
+void connection::serve(worker_thread& owner, int fd) {
   connection c(owner, fd);
   owner.plan().svc->serve(c);
   c.finish();

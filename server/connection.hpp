@@ -16,6 +16,7 @@
 #include "io/result.hpp"
 #include "io/socket.hpp"
 #include "runtime/clock.hpp"
+#include "server/connection_registry.hpp"
 
 namespace echod::runtime {
 class coroutine;
@@ -35,7 +36,11 @@ enum class wait_kind : std::uint8_t {
 
 class connection {
  public:
-  /// Adopts `fd`, an accepted socket, on a slot `owner` reserved for it.
+  /// The body of a connection coroutine: adopts `fd`, an accepted socket, on a slot `owner`
+  /// reserved for it, runs the worker's service on it, then ends it politely and closes it.
+  static void serve(worker_thread& owner, int fd);
+
+  /// Registered in `owner`'s connection registry for its whole life.
   connection(worker_thread& owner, int fd);
   ~connection();
   connection(const connection&) = delete;
@@ -69,25 +74,28 @@ class connection {
 
   const config::server_config& config() const;
 
- private:
-  friend class worker_thread;
-  friend void serve_connection(worker_thread& owner, int fd);
+  // ---- for the worker thread (stop and overload shedding) ----
 
+  /// worker_thread::begin_closing() and end_connections(): a read in progress stops waiting for
+  /// the idle timeout (see receive()).
+  void interrupt_read();
+  /// When the read it is parked in (with no input yet) began; no_deadline when it is not parked
+  /// in receive() or is already being shed. Overload evicts what has waited idle_grace.
+  runtime::deadline idle_since() const {
+    return reading_ && !shed_ ? read_started_ : runtime::no_deadline;
+  }
+  /// Overload: ends the pending read; the connection closes as `overload` (see receive()).
+  void shed();
+  /// shed() chose it and input has not saved it (yet): its slot already counts as free.
+  bool being_shed() const { return shed_; }
+
+ private:
   runtime::deadline io_deadline() const;  ///< a write's: idle_timeout from now
   /// The wait limit from `now`, the step deadline, and while closing the short quiet period.
   runtime::deadline read_deadline(runtime::deadline now) const;
   /// Which limit a read that timed out at `now` ran into.
   wait_kind expired_kind(runtime::deadline now) const;
   void fail(io::io_result error, wait_kind kind = wait_kind::idle);
-  /// worker_thread::begin_closing() and end_connections(): a read in progress stops waiting for
-  /// the idle timeout (see receive()).
-  void interrupt_read();
-  /// Parked in receive() with no input for at least `grace` (at `now`): overload may evict it.
-  bool idle_for(runtime::clock::duration grace, runtime::deadline now) const {
-    return reading_ && !shed_ && now - read_started_ >= grace;
-  }
-  /// Overload: ends the pending read; the connection closes as `overload` (see receive()).
-  void shed();
   void finish();  ///< after the service returned: half-close, linger, then the destructor closes
 
   worker_thread& owner_;
@@ -103,11 +111,9 @@ class connection {
   bool reading_ = false;  ///< parked in receive(): interrupt_read() may cut the wait short
   bool failed_ = false;   ///< an I/O error, timeout, eviction or cancel: close at once
   bool shed_ = false;     ///< chosen by overload eviction; its read is being ended
-  connection* prev_ = nullptr;
-  connection* next_ = nullptr;
+  // Last, so it is destroyed first: the registry sees the connection leave after the socket is
+  // closed, with every other member still alive.
+  connection_registry::member registered_;
 };
-
-/// The body of a connection coroutine: runs the worker's service on `fd`, then closes it.
-void serve_connection(worker_thread& owner, int fd);
 
 }  // namespace echod::server

@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <string>
 
 namespace echod::server {
 
@@ -33,17 +34,17 @@ std::vector<int> thread_cpus(const config::server_config& cfg, unsigned worker, 
   return out;
 }
 
-std::optional<std::string> check_cpus(const config::server_config& cfg,
-                                      const std::vector<int>& allowed) {
-  if (cfg.cpu_affinity != config::cpu_affinity_mode::list) return std::nullopt;
+config::result<void> check_cpus(const config::server_config& cfg, const std::vector<int>& allowed) {
+  if (cfg.cpu_affinity != config::cpu_affinity_mode::list) return {};
   for (std::size_t i = 0; i < cfg.cpus.size(); ++i) {
     if (std::find(allowed.begin(), allowed.end(), cfg.cpus[i]) != allowed.end()) continue;
     std::string usable;
     for (const int cpu : allowed) usable += (usable.empty() ? "" : ",") + std::to_string(cpu);
-    return "cpu_affinity[" + std::to_string(i) + "]: CPU " + std::to_string(cfg.cpus[i]) +
-           " is not available to this process (usable: " + usable + ")";
+    return config::failure{"cpu_affinity[" + std::to_string(i) + "]: CPU " +
+                           std::to_string(cfg.cpus[i]) +
+                           " is not available to this process (usable: " + usable + ")"};
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace echod::server

@@ -4,10 +4,9 @@
 // and on reload. Pinning itself is done by runtime::scheduler_pool.
 #pragma once
 
-#include <optional>
-#include <string>
 #include <vector>
 
+#include "config/result.hpp"
 #include "config/server_config.hpp"
 
 namespace echod::server {
@@ -21,8 +20,7 @@ std::vector<int> allowed_cpus();
 std::vector<int> thread_cpus(const config::server_config& cfg, unsigned worker, unsigned threads,
                              const std::vector<int>& allowed);
 
-/// Why `cfg` cannot be pinned here (a listed CPU this process may not use), or nullopt.
-std::optional<std::string> check_cpus(const config::server_config& cfg,
-                                      const std::vector<int>& allowed);
+/// Whether `cfg` can be pinned here; fails on a listed CPU this process may not use.
+config::result<void> check_cpus(const config::server_config& cfg, const std::vector<int>& allowed);
 
 }  // namespace echod::server

@@ -19,8 +19,8 @@ std::optional<io::backend_kind> check_machine(const config::server_config& cfg,
                                               std::string* error) {
   const auto resolved = io::resolve_backend(cfg.backend, error);
   if (!resolved) return std::nullopt;
-  if (auto why = check_cpus(cfg, allowed_cpus())) {
-    if (error != nullptr) *error = std::move(*why);
+  if (const auto pinnable = check_cpus(cfg, allowed_cpus()); !pinnable) {
+    if (error != nullptr) *error = pinnable.error();
     return std::nullopt;
   }
   return resolved;

@@ -9,13 +9,16 @@
 //      with c.write(data, len) (as http does). Keep any other state in locals (they live on the
 //      connection's coroutine stack, config stack_size): no allocation per message, no locks, no
 //      blocking calls other than c.receive / c.write;
-//   2. declare it in services.hpp and add {"reverse", serve_reverse} to the table;
-//   3. add `reverse` to service_kind and its names in config/choices.hpp, in the table's order
-//      (a test ties the two), and to FIELDS.md;
+//   2. declare it in services.hpp;
+//   3. add `reverse` to service_kind and its names in config/choices.hpp, and
+//      {service_kind::reverse, serve_reverse} to the table below, in the enum's order (the build
+//      fails otherwise), and `reverse` to FIELDS.md;
 //   4. add an integration test in tests/server/service_test.cpp.
 // The connection handles the rest: idle timeout, counters, half-close, stop and reload.
 #include "server/services.hpp"
 
+#include <cstddef>
+#include <iterator>
 #include <string>
 
 #include "server/connection.hpp"
@@ -107,21 +110,30 @@ class http_deadlines {
   std::uint64_t body_bytes_ = 0;
 };
 
+// Indexed by service_kind.
 constexpr service table[] = {
-    {"upper", serve_upper},
-    {"echo", serve_echo},
-    {"http", serve_http},
+    {config::service_kind::upper, serve_upper},
+    {config::service_kind::echo, serve_echo},
+    {config::service_kind::http, serve_http},
 };
+
+// One entry per service_kind (the enum has as many values as config spells names), each at its
+// own index. (Not checked here: that each names a function; under -fsanitize GCC cannot compare a
+// function's address with nullptr at compile time. The unit test calls find_service per kind.)
+constexpr bool indexed_by_kind() {
+  if (std::size(table) != config::choice_names<config::service_kind>::names.size()) return false;
+  for (std::size_t i = 0; i < std::size(table); ++i) {
+    if (static_cast<std::size_t>(table[i].kind) != i) return false;
+  }
+  return true;
+}
+static_assert(indexed_by_kind(),
+              "the service table must have one entry per service_kind, in order");
 
 }  // namespace
 
-std::span<const service> services() { return table; }
-
-const service* find_service(std::string_view name) {
-  for (const service& s : table) {
-    if (s.name == name) return &s;
-  }
-  return nullptr;
+const service& find_service(config::service_kind kind) {
+  return table[static_cast<std::size_t>(kind)];
 }
 
 void serve_upper(connection& c) {

@@ -4,8 +4,7 @@
 // (half-close, lingering, counting, closing). See services.cpp for how to add one.
 #pragma once
 
-#include <span>
-#include <string_view>
+#include "config/choices.hpp"
 
 namespace echod::server {
 
@@ -14,14 +13,12 @@ class connection;
 using service_fn = void (*)(connection&);
 
 struct service {
-  std::string_view name;  ///< the config value, e.g. "upper"
+  config::service_kind kind;  ///< the config value ("service": config::name_of(kind))
   service_fn serve;
 };
 
-/// Every service, in the order the README lists them.
-std::span<const service> services();
-/// The service called `name`, or nullptr.
-const service* find_service(std::string_view name);
+/// The service of `kind`: every service_kind has one (services.cpp checks at compile time).
+const service& find_service(config::service_kind kind);
 
 /// Every byte back in order, ASCII a-z uppercased (Python's bytes.upper()).
 void serve_upper(connection& c);

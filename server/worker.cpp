@@ -329,12 +329,8 @@ int run_worker(const worker_args& args) {
 
   worker_plan plan;
   plan.cfg = args.cfg;
-  plan.svc = find_service(config::name_of(args.cfg.service));
+  plan.svc = &find_service(args.cfg.service);
   plan.listen_fds = args.listen_fds;
-  if (plan.svc == nullptr) {
-    spdlog::error("cannot start: unknown service \"{}\"", config::name_of(args.cfg.service));
-    return exit_code::cannot_start;
-  }
 
   // Counters the master cannot see are still counted: the data path never checks for null.
   std::vector<stats::thread_counters> private_counters(

@@ -15,6 +15,7 @@ worker_thread::worker_thread(const worker_plan& plan, stats::thread_counters& co
     : plan_(plan),
       counters_(counters),
       on_done_(std::move(on_done)),
+      registry_(counters, [this](connection& c) { left(c); }),
       // Rounded up, at least 1: with 100% eviction starts only when every slot is taken.
       overload_mark_(std::max<std::size_t>(
           1, (std::size_t{plan.cfg.coroutines} * plan.cfg.overload.threshold_percent + 99) / 100)),
@@ -22,7 +23,20 @@ worker_thread::worker_thread(const worker_plan& plan, stats::thread_counters& co
 
 void worker_thread::start(runtime::scheduler& sched) {
   sched_ = &sched;
-  for (const int fd : plan_.listen_fds) spawn_task([this, fd] { run_acceptor(*this, fd); });
+  for (const int fd : plan_.listen_fds) {
+    acceptors_.push_back(sched.spawn([this, fd] {
+      // Ends the acceptor however it ends: returns, throws, or is unwound by the scheduler.
+      struct ender {
+        worker_thread& t;
+        runtime::coroutine* self;
+        ~ender() {
+          std::erase(t.acceptors_, self);
+          t.end_if_done();
+        }
+      } end{*this, runtime::scheduler::current_coroutine()};
+      run_acceptor(*this, fd);
+    }));
+  }
 }
 
 void worker_thread::open() {
@@ -39,30 +53,30 @@ void worker_thread::stop_accepting() {
 void worker_thread::begin_closing() {
   stop_accepting();
   closing_ = true;
-  for (connection* c = connections_; c != nullptr; c = c->next_) c->interrupt_read();
+  registry_.for_each([](connection& c) { c.interrupt_read(); });
 }
 
 void worker_thread::end_connections() {
   ending_ = true;
-  for (connection* c = connections_; c != nullptr; c = c->next_) c->interrupt_read();
+  registry_.for_each([](connection& c) { c.interrupt_read(); });
 }
 
 bool worker_thread::reserve_slot() {
   runtime::coroutine* self = runtime::scheduler::current_coroutine();
-  while (!opened_ || slots_used_ >= plan_.cfg.coroutines) {
+  while (!opened_ || slots_taken() >= plan_.cfg.coroutines) {
     if (!accepting_ || sched_->cancelled(self)) return false;
     // Full: evict what is idle, and look again when more could be (a slot freed wakes us too).
-    const runtime::deadline recheck = opened_ ? shed_idle(slots_used_) : runtime::no_deadline;
+    const runtime::deadline recheck = opened_ ? shed_idle(slots_taken()) : runtime::no_deadline;
     waiting_.push_back(self);
     const runtime::wake_reason why = sched_->park(recheck);
     std::erase(waiting_, self);
     if (why == runtime::wake_reason::cancelled) return false;
   }
   if (!accepting_ || sched_->cancelled(self)) return false;
-  ++slots_used_;
+  ++reserved_;
   // Nearly full: make room before clients need it. The slot just taken waits for a client that
   // has not arrived; the others are connections (or other listeners' acceptors: close enough).
-  shed_idle(slots_used_ - 1);
+  shed_idle(slots_taken() - 1);
   return true;
 }
 
@@ -75,29 +89,35 @@ runtime::deadline worker_thread::shed_idle(std::size_t taken) {
   std::size_t excess = taken - shedding_ - overload_mark_ + 1;
   // No connection can be idle enough before this, unless one idle now is found.
   runtime::deadline soonest = now + idle_grace_;
-  for (connection* c = oldest_; c != nullptr && excess > 0; c = c->prev_) {
-    if (c->idle_for(idle_grace_, now)) {
-      c->shed();
+  registry_.for_each_oldest_first([&](connection& c) {
+    const runtime::deadline since = c.idle_since();
+    if (since == runtime::no_deadline) return true;  // busy, or already being shed
+    if (now - since >= idle_grace_) {
+      c.shed();
       ++shedding_;
       --excess;
-    } else if (c->reading_ && !c->shed_) {
-      soonest = std::min(soonest, c->read_started_ + idle_grace_);
+    } else {
+      soonest = std::min(soonest, since + idle_grace_);
     }
-  }
+    return excess > 0;
+  });
   // Stopped early with enough evicted: more may be idle already, so the next call walks again.
   next_shed_ = excess == 0 ? now : soonest;
   return next_shed_;
 }
 
 void worker_thread::release_slot() {
-  --slots_used_;
+  --reserved_;
   // Only acceptors wait here, one per listener; each re-checks the count when it runs.
   for (runtime::coroutine* w : waiting_) sched_->wake(w);
 }
 
 void worker_thread::spawn_connection(int fd) {
   try {
-    spawn_task([this, fd] { serve_connection(*this, fd); });
+    sched_->spawn([this, fd] {
+      --reserved_;  // the slot passes to the connection (registered before anything can park)
+      connection::serve(*this, fd);
+    });
   } catch (const std::exception& e) {
     ::close(fd);
     release_slot();
@@ -105,47 +125,14 @@ void worker_thread::spawn_connection(int fd) {
   }
 }
 
-void worker_thread::attach(connection& c) {
-  c.prev_ = nullptr;
-  c.next_ = connections_;
-  if (connections_ != nullptr) connections_->prev_ = &c;
-  connections_ = &c;
-  if (oldest_ == nullptr) oldest_ = &c;
-  stats::add(counters_.accepted, 1);
-  stats::add(counters_.active, 1);
+void worker_thread::left(connection& c) {
+  if (c.being_shed()) --shedding_;
+  for (runtime::coroutine* w : waiting_) sched_->wake(w);
+  end_if_done();
 }
 
-void worker_thread::detach(connection& c) {
-  if (c.prev_ != nullptr) c.prev_->next_ = c.next_;
-  if (c.next_ != nullptr) c.next_->prev_ = c.prev_;
-  if (connections_ == &c) connections_ = c.next_;
-  if (oldest_ == &c) oldest_ = c.prev_;
-  c.prev_ = c.next_ = nullptr;
-  if (c.shed_) --shedding_;
-  stats::sub(counters_.active, 1);
-  stats::add(counters_.closed, 1);
-  release_slot();
-}
-
-void worker_thread::spawn_task(std::function<void()> body) {
-  ++tasks_;
-  try {
-    sched_->spawn([this, body = std::move(body)] {
-      // Ends the task however the body ends: returns, throws, or is unwound by the scheduler.
-      struct ender {
-        worker_thread& t;
-        ~ender() { t.end_task(); }
-      } end{*this};
-      body();
-    });
-  } catch (...) {
-    --tasks_;
-    throw;
-  }
-}
-
-void worker_thread::end_task() {
-  if (--tasks_ == 0 && on_done_) on_done_();
+void worker_thread::end_if_done() {
+  if (acceptors_.empty() && reserved_ == 0 && registry_.count() == 0 && on_done_) on_done_();
 }
 
 }  // namespace echod::server

@@ -28,6 +28,7 @@
 
 #include "config/server_config.hpp"
 #include "runtime/scheduler.hpp"
+#include "server/connection_registry.hpp"
 #include "server/services.hpp"
 #include "server/stats.hpp"
 
@@ -75,7 +76,7 @@ class worker_thread {
   const worker_plan& plan() const { return plan_; }
   stats::thread_counters& counters() { return counters_; }
 
-  // ---- for the acceptors ----
+  // ---- for the acceptors (acceptor.cpp) ----
 
   /// Takes a connection slot, parking until open() and while all `coroutines` slots are busy:
   /// the acceptor stops accepting and the kernel backlog holds new clients. False when the
@@ -83,13 +84,17 @@ class worker_thread {
   bool reserve_slot();
   /// Gives back a slot that reserve_slot() took but no connection used.
   void release_slot();
+  /// Takes a slot even when all are busy: for a connection the reactor accepted before the
+  /// acceptor was cancelled, which is served rather than dropped.
+  void reserve_slot_over_capacity() { ++reserved_; }
   /// Starts a connection coroutine for `fd` on a slot reserve_slot() took. Never throws: on
   /// failure the socket is closed and the slot released.
   void spawn_connection(int fd);
 
   // ---- for connections ----
-  void attach(connection& c);
-  void detach(connection& c);  ///< also frees its slot
+
+  /// Where each connection registers for its life; its slot is free once it leaves.
+  connection_registry& registry() { return registry_; }
   /// A connection overload chose got input before its read ended: it stays.
   void unshed() { --shedding_; }
 
@@ -98,12 +103,12 @@ class worker_thread {
   stats::thread_counters& counters_;
   std::function<void()> on_done_;
   runtime::scheduler* sched_ = nullptr;
-  std::vector<runtime::coroutine*> acceptors_;  ///< running acceptors (removed as they end)
-  std::vector<runtime::coroutine*> waiting_;    ///< acceptors parked in reserve_slot()
-  connection* connections_ = nullptr;  ///< intrusive list of open connections, newest first
-  connection* oldest_ = nullptr;       ///< its last element
-  std::size_t slots_used_ = 0;         ///< reserved or open, at most cfg.coroutines
-  std::size_t tasks_ = 0;
+  // The thread is done when all three are empty. Slots taken = reserved_ + registry_.count(), at
+  // most cfg.coroutines.
+  std::vector<runtime::coroutine*> acceptors_;  ///< acceptors spawned and not yet ended
+  std::size_t reserved_ = 0;  ///< slots reserve_slot() took that no connection holds yet
+  connection_registry registry_;
+  std::vector<runtime::coroutine*> waiting_;  ///< acceptors parked in reserve_slot()
   bool opened_ = false;
   bool accepting_ = true;
   bool closing_ = false;
@@ -112,7 +117,7 @@ class worker_thread {
   // Overload protection (see the header).
   std::size_t overload_mark_;            ///< slots taken at which eviction starts
   runtime::clock::duration idle_grace_;  ///< input-less time that makes a connection idle
-  std::size_t shedding_ = 0;             ///< evicted, not yet detached: their slots are free
+  std::size_t shedding_ = 0;             ///< being shed, still registered: their slots are free
   runtime::deadline next_shed_{};        ///< no connection can be idle long enough before
 
   /// If `taken` connections (less those being evicted) reach the mark, evicts idle ones, oldest
@@ -120,12 +125,11 @@ class worker_thread {
   /// not overloaded, or protection off).
   runtime::deadline shed_idle(std::size_t taken);
 
-  /// Spawns `body` as a coroutine counted for on_done: counted from the spawn, not from when it
-  /// first runs, so a connection spawned by an ending acceptor keeps the thread "not done".
-  void spawn_task(std::function<void()> body);
-  void end_task();
-
-  friend void run_acceptor(worker_thread& t, int listen_fd);
+  std::size_t slots_taken() const { return reserved_ + registry_.count(); }
+  /// A connection left the registry: its slot is free.
+  void left(connection& c);
+  /// Calls on_done if nothing is left: no acceptor, reserved slot or connection.
+  void end_if_done();
 };
 
 /// The acceptor coroutine for one listener (acceptor.cpp).

@@ -2,7 +2,8 @@
 // keeps serving its connections, and a client that arrives meanwhile waits in the shared backlog
 // for the next thread (the reload handover, without processes); a client that arrives just as a
 // thread retires is served all the same; a closing thread answers what it has read and ends every
-// connection with EOF; on_done fires once the last connection ends.
+// connection with EOF; on_done fires once the last connection ends; the `active` gauge counts
+// exactly the open connections, and a full thread accepts again as soon as one of them leaves.
 #include "server/worker_thread.hpp"
 
 #include <poll.h>
@@ -71,7 +72,7 @@ class worker_thread_test : public testing::backend_test {
     if (IsSkipped()) return;
     listener_ = io::listener::open(*io::address::parse("127.0.0.1:0"));
     port_ = listener_.local_address().port();
-    plan_.svc = find_service("upper");
+    plan_.svc = &find_service(config::service_kind::upper);
     plan_.listen_fds = {listener_.fd()};
   }
 
@@ -170,6 +171,45 @@ TEST_P(worker_thread_test, closing_answers_what_was_sent_then_ends_each_connecti
   EXPECT_TRUE(t.done());
   client late(port_);  // nobody accepts any more; the backlog holds it
   EXPECT_FALSE(late.readable_within(100ms));
+}
+
+// The registry's count is the stats gauge the admin endpoint reports, and a connection leaving it
+// frees its slot: with every slot taken a new client waits in the backlog until one closes.
+TEST_P(worker_thread_test, active_counts_open_connections_and_a_leaving_one_frees_its_slot) {
+  plan_.cfg.coroutines = 2;
+  plan_.cfg.overload.enabled = false;  // nothing but a close may free a slot here
+  running_thread t(plan_, GetParam());
+  const auto eventually = [](auto done) {
+    for (const auto until = std::chrono::steady_clock::now() + 5s;
+         std::chrono::steady_clock::now() < until;) {
+      if (done()) return true;
+      std::this_thread::sleep_for(1ms);
+    }
+    return done();
+  };
+  const auto& c = t.counters();
+  client a(port_);
+  client b(port_);
+  ASSERT_TRUE(a.round_trip("a"));
+  ASSERT_TRUE(b.round_trip("b"));
+  EXPECT_EQ(c.active.load(), 2u);
+  client waiting(port_);
+  ASSERT_TRUE(waiting.send_all("c"));
+  EXPECT_FALSE(waiting.readable_within(200ms)) << "a third connection got a slot";
+  EXPECT_EQ(c.accepted.load(), 2u);
+
+  a.close();
+  ASSERT_TRUE(waiting.readable_within(5s));
+  EXPECT_EQ(waiting.recv_exact(1), "C");
+  EXPECT_TRUE(eventually([&] { return c.closed.load() == 1; }));
+  EXPECT_EQ(c.accepted.load(), 3u);
+  EXPECT_EQ(c.active.load(), 2u);
+
+  t.post(&worker_thread::begin_closing);
+  t.join();
+  EXPECT_TRUE(t.done());
+  EXPECT_EQ(c.active.load(), 0u);
+  EXPECT_EQ(c.closed.load(), 3u);
 }
 
 ECHOD_INSTANTIATE_BACKENDS(worker_thread_test);
