@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -33,6 +34,15 @@ using runtime::no_deadline;
 /// own poll either way, and code that calls the kernel directly never blocks a scheduler thread)
 /// and close-on-exec (a spawned process inherits no connection).
 inline constexpr int accepted_socket_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+
+/// How a non-blocking connect that was waited out ended, once its socket is writable: 0, or the
+/// -errno the kernel left in SO_ERROR. Both backends finish a connect with it.
+inline int connect_outcome(int fd) {
+  int err = 0;
+  socklen_t err_len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) return -errno;
+  return -err;
+}
 
 /// Who accepts from a listener (reactor::add_listener).
 enum class acceptors {

@@ -79,10 +79,7 @@ class epoll_reactor final : public reactor {
     if (::connect(fd, to, len) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return -errno;
     if (const int r = wait(fd, direction::write, until); r < 0) return r;
-    int err = 0;
-    socklen_t err_len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) return -errno;
-    return -err;
+    return connect_outcome(fd);
   }
 
   io_result read_some(int fd, void* buf, std::size_t len, deadline until) override {

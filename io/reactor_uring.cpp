@@ -170,10 +170,7 @@ class uring_reactor final : public reactor {
         perform([&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, to, len); }, until);
     if (r != -EINPROGRESS && r != -EAGAIN) return r;
     if (const int w = wait_for(fd, POLLOUT, until); w < 0) return w;
-    int err = 0;
-    socklen_t err_len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) return -errno;
-    return -err;
+    return connect_outcome(fd);
   }
 
   io_result read_some(int fd, void* buf, std::size_t len, deadline until) override {
@@ -541,7 +538,7 @@ class uring_reactor final : public reactor {
 
   // ---- the older path: one recv per read, into a pooled buffer ----
 
-  // The older path: one recv per read into a pooled buffer. MSG_DONTWAIT makes a recv on an
+  // MSG_DONTWAIT makes a recv on an
   // empty socket fail at once rather than hold its buffer in the kernel; it then polls.
   io_result receive_pooled(int fd, received& into, deadline until) {
     struct adapter {
