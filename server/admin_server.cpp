@@ -87,9 +87,9 @@ admin_server::~admin_server() {
 }
 
 io::listener admin_server::open(const std::string& spec, std::string& why) {
-  const auto at = io::address::parse(spec, &why);
+  const auto at = io::address::parse(spec);
   if (!at) {
-    why = "admin endpoint: " + spec + ": " + why;
+    why = "admin endpoint: " + spec + ": " + at.error();
     return {};
   }
   io::listen_options opts;

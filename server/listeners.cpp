@@ -28,9 +28,10 @@ listener_set::lease listener_set::acquire(const config::server_config& cfg) {
   for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
     const std::string& key = out.keys[i];
     if (open_.count(key) != 0 || fresh.count(key) != 0) continue;
-    std::string why;
-    const auto at = io::address::parse(cfg.listen[i], &why);
-    if (!at) throw std::system_error(EINVAL, std::generic_category(), cfg.listen[i] + ": " + why);
+    const auto at = io::address::parse(cfg.listen[i]);
+    if (!at) {
+      throw std::system_error(EINVAL, std::generic_category(), cfg.listen[i] + ": " + at.error());
+    }
     io::listen_options opts;
     opts.backlog = static_cast<int>(cfg.backlog);
     opts.v6_only = true;
