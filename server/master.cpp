@@ -371,12 +371,12 @@ int run_master(const config_source& source, const config::server_config& cfg) {
   init_logging("master", cfg.log_level);
   ignore_signals({SIGPIPE});
 
-  std::string why;
-  const auto backend = check_machine(cfg, &why);
+  const auto backend = check_machine(cfg);
   if (!backend) {
-    spdlog::error("{}", why);
+    spdlog::error("{}", backend.error());
     return exit_code::usage;
   }
+  std::string why;
   check_fd_limit(cfg);
 
   listener_set listeners;

@@ -43,9 +43,10 @@ void master::reload() {
   listener_set::lease lease;
   try {
     cfg = load_config(source_);
+    const auto machine = check_machine(cfg);
+    if (!machine) return reload_failed(machine.error());
+    backend = *machine;
     std::string why;
-    backend = check_machine(cfg, &why);
-    if (!backend) return reload_failed(why);
     // A new admin address is bound now, like a new listen address, and served once the new
     // generation is: a reload either applies all of the new config or none of it.
     admin_changes = !admin_server::same_address(admin_spec_, cfg.admin);

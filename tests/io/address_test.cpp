@@ -42,19 +42,20 @@ TEST(backend, names_parse_and_resolution_is_consistent_with_the_probe) {
   EXPECT_EQ(config::parse_choice<backend_kind>("epoll"), backend_kind::epoll);
   EXPECT_FALSE(config::parse_choice<backend_kind>("kqueue"));
   EXPECT_STREQ(backend_name(backend_kind::io_uring), "io_uring");
-  EXPECT_EQ(resolve_backend(backend_kind::epoll, nullptr), backend_kind::epoll);
+  EXPECT_EQ(*resolve_backend(backend_kind::epoll), backend_kind::epoll);
   const auto& probe = probe_io_uring();
-  std::string error;
-  const auto forced = resolve_backend(backend_kind::io_uring, &error);
-  const auto automatic = resolve_backend(backend_kind::automatic, nullptr);
+  const auto forced = resolve_backend(backend_kind::io_uring);
+  const auto automatic = resolve_backend(backend_kind::automatic);
+  ASSERT_TRUE(automatic) << "\"auto\" always resolves";
   if (probe.usable) {
-    EXPECT_EQ(forced, backend_kind::io_uring);
-    EXPECT_EQ(automatic, backend_kind::io_uring);
+    ASSERT_TRUE(forced) << forced.error();
+    EXPECT_EQ(*forced, backend_kind::io_uring);
+    EXPECT_EQ(*automatic, backend_kind::io_uring);
     EXPECT_NE(describe_backend(backend_kind::io_uring).find("io_uring ("), std::string::npos);
   } else {
-    EXPECT_FALSE(forced);
-    EXPECT_NE(error.find("not available"), std::string::npos) << error;
-    EXPECT_EQ(automatic, backend_kind::epoll);
+    ASSERT_FALSE(forced);
+    EXPECT_THAT(forced.error(), testing::HasSubstr("not available"));
+    EXPECT_EQ(*automatic, backend_kind::epoll);
     EXPECT_FALSE(probe.reason.empty());
   }
 }
