@@ -121,9 +121,8 @@ payload build_payload(const options& o) {
 
 run_result run_load(const options& o, const run_hooks& hooks) {
   validate(o);
-  std::string why;
-  const auto backend = io::resolve_backend(o.backend, &why);
-  if (!backend) throw setup_error(why);
+  const auto backend = io::resolve_backend(o.backend);
+  if (!backend) throw setup_error(backend.error());
 
   const std::size_t connections = o.connections;
   const std::size_t threads = std::min<std::size_t>(o.threads, connections);

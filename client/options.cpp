@@ -91,9 +91,8 @@ void read_source(config::object_reader& r, std::vector<std::string>& out) {
                          config::describe(*v));
   }
   for (std::size_t i = 0; i < items.size(); ++i) {
-    std::string why;
     const std::string& a = items[i];
-    if (a.empty() || !io::address::parse(config::with_port(a, 0), &why)) {
+    if (a.empty() || !io::address::parse(config::with_port(a, 0))) {
       r.errors().fail(paths[i], "\"" + a + "\" is not an IP address (e.g. 127.0.0.2 or ::1)");
     }
   }
@@ -121,9 +120,8 @@ void read_target(config::object_reader& r, std::string& out) {
   if (!v->is_string()) {
     r.fail("target", "expected a \"host:port\" string, got " + config::describe(*v));
   }
-  std::string why;
-  const auto a = io::address::parse(v->get_ref<const std::string&>(), &why);
-  if (!a) r.fail("target", why);
+  const auto a = io::address::parse(v->get_ref<const std::string&>());
+  if (!a) r.fail("target", a.error());
   if (a->port() == 0) r.fail("target", "port 0 is not a service port: give the server's port");
   out = v->get<std::string>();
 }

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include <charconv>
+#include <optional>
 
 namespace echod::config {
 namespace {
@@ -18,11 +19,6 @@ std::string quoted(std::string_view text) {
   out += text;
   out += '"';
   return out;
-}
-
-std::optional<host_port> fail(std::string* why, std::string reason) {
-  if (why != nullptr) *why = std::move(reason);
-  return std::nullopt;
 }
 
 std::optional<std::uint16_t> parse_port(std::string_view digits) {
@@ -57,7 +53,7 @@ std::string with_port(std::string_view host, std::uint16_t port) {
 
 std::string host_port::canonical() const { return with_port(host, port); }
 
-std::optional<host_port> parse_host_port(std::string_view text, std::string* why) {
+result<host_port> parse_host_port(std::string_view text) {
   const std::string generic =
       "expected \"host:port\" (e.g. \"0.0.0.0:7007\" or \"[::1]:7007\"), got " + quoted(text);
   std::string_view host;
@@ -66,46 +62,45 @@ std::optional<host_port> parse_host_port(std::string_view text, std::string* why
   if (!text.empty() && text.front() == '[') {
     const std::size_t close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return fail(why, generic);
+      return failure{generic};
     }
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
     bracketed = true;
   } else {
     const std::size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return fail(why, generic);
+    if (colon == std::string_view::npos) return failure{generic};
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
 
-  host_port result;
+  host_port out;
   const auto port_number = parse_port(port);
   if (!port_number) {
-    return fail(why, "port must be a number between 0 and 65535, got " + quoted(text));
+    return failure{"port must be a number between 0 and 65535, got " + quoted(text)};
   }
-  result.port = *port_number;
+  out.port = *port_number;
 
   if (bracketed) {
     const auto ip = canonical_ip(AF_INET6, host);
-    if (!ip) return fail(why, "expected an IPv6 address inside [brackets], got " + quoted(text));
-    result.host = *ip;
-    result.ipv6 = true;
+    if (!ip) return failure{"expected an IPv6 address inside [brackets], got " + quoted(text)};
+    out.host = *ip;
+    out.ipv6 = true;
   } else if (host.empty() || host == "*") {
-    result.host = "0.0.0.0";  // all IPv4 interfaces, as io::address reads it
+    out.host = "0.0.0.0";  // all IPv4 interfaces, as io::address reads it
   } else if (host == "localhost") {
-    result.host = "127.0.0.1";  // as io::address reads it: no resolver, no IPv6 surprise
+    out.host = "127.0.0.1";  // as io::address reads it: no resolver, no IPv6 surprise
   } else if (host.find(':') != std::string_view::npos) {
-    return fail(why,
-                "an IPv6 address must be in brackets, e.g. \"[::1]:7007\", got " + quoted(text));
+    return failure{"an IPv6 address must be in brackets, e.g. \"[::1]:7007\", got " + quoted(text)};
   } else if (const auto ip = canonical_ip(AF_INET, host)) {
-    result.host = *ip;
+    out.host = *ip;
   } else {
-    return fail(why,
-                "host must be an IPv4 address, an IPv6 address in brackets, \"localhost\", \"*\" "
-                "or empty, got " +
-                    quoted(text));
+    return failure{
+        "host must be an IPv4 address, an IPv6 address in brackets, \"localhost\", \"*\" "
+        "or empty, got " +
+        quoted(text)};
   }
-  return result;
+  return out;
 }
 
 }  // namespace echod::config

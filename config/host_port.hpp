@@ -6,9 +6,10 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "config/result.hpp"
 
 namespace echod::config {
 
@@ -27,9 +28,8 @@ struct host_port {
 /// "host:port", with `host` in brackets when it is an IPv6 address not yet in them ("[::1]:0").
 std::string with_port(std::string_view host, std::uint16_t port);
 
-/// Parses `text`; on failure returns nullopt and, if `why` is given, sets it to a reason that
-/// quotes `text`, e.g. `expected "host:port" (e.g. "0.0.0.0:7007" or "[::1]:7007"), got "foo"`.
-/// Port 0 (ephemeral) is accepted.
-std::optional<host_port> parse_host_port(std::string_view text, std::string* why = nullptr);
+/// Parses `text`; on failure the reason quotes `text`, e.g. `expected "host:port" (e.g.
+/// "0.0.0.0:7007" or "[::1]:7007"), got "foo"`. Port 0 (ephemeral) is accepted.
+result<host_port> parse_host_port(std::string_view text);
 
 }  // namespace echod::config

@@ -1,12 +1,17 @@
 // "Failed, and why", said one way: result<T> holds either a T or the reason it could not be had,
 // a message meant to be printed as is (it names what failed and why, e.g. `expected "host:port"
-// ..., got "foo"`). For setup code: parsing, checks at start and on reload. The data path keeps
-// io::io_result (-errno), and config files keep config_error, which also carries a JSON path.
-// In config/ because every layer may include it (config/ depends on nothing of ours).
-// TODO(issue 8): still on the older styles, to move here with their callers in master*.cpp and
-// io/: check_machine and config::parse_host_port / io::address::parse / io::resolve_backend
-// (a `std::string*` out-parameter), admin_server::open (`std::string&`), and
-// listener_set::acquire's made-up std::system_error for a bad address.
+// ..., got "foo"`). In config/ because every layer may include it (config/ depends on nothing of
+// ours). Which way a failure travels in echod:
+// - result<T> for failures that setup code expects and reports: parsing, checks at start and on
+//   reload, binding a listen or admin address, writing the PID file. A caller that wraps a
+//   throwing system call (a bind in listener::open) catches its std::system_error there and
+//   returns the reason, so callers above see one way.
+// - io::io_result (-errno) on the data path: no string, no exception per byte.
+// - config_error (thrown) for config files and command lines, because it also carries the JSON
+//   path of the field.
+// - std::system_error with the call's real errno, thrown, only where a system call fails in a
+//   constructor (a reactor, a signalfd, a listening socket): nothing to return a reason through,
+//   and nothing the program expects to go wrong.
 #pragma once
 
 #include <string>

@@ -53,9 +53,8 @@ void read_listen(object_reader& r, std::vector<std::string>& out) {
   // Port 0 never collides: each such listener gets its own ephemeral port.
   std::vector<std::string> seen;
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    std::string why;
-    const auto address = parse_host_port(entries[i], &why);
-    if (!address) r.errors().fail(paths[i], why);
+    const auto address = parse_host_port(entries[i]);
+    if (!address) r.errors().fail(paths[i], address.error());
     std::string canonical = address->port == 0 ? "" : address->canonical();
     const auto same = std::find(seen.begin(), seen.end(), canonical);
     if (!canonical.empty() && same != seen.end()) {
@@ -85,9 +84,8 @@ void read_admin(object_reader& r, const std::vector<std::string>& listen, std::s
     out.clear();
     return;
   }
-  std::string why;
-  const auto address = parse_host_port(text, &why);
-  if (!address) r.fail("admin", why);
+  const auto address = parse_host_port(text);
+  if (!address) r.fail("admin", address.error());
   for (const std::string& entry : listen) {
     const auto other = parse_host_port(entry);
     if (address->port != 0 && other && other->canonical() == address->canonical()) {

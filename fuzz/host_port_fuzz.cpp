@@ -24,17 +24,16 @@ namespace {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  std::string config_why, io_why;
-  const auto hp = echod::config::parse_host_port(text, &config_why);
-  const auto addr = echod::io::address::parse(text, &io_why);
-  if (hp.has_value() != addr.has_value()) {
+  const auto hp = echod::config::parse_host_port(text);
+  const auto addr = echod::io::address::parse(text);
+  if (hp.ok() != addr.ok()) {
     fail(text,
          hp ? "the config check accepts what the listener rejects"
             : "the listener accepts what the config check rejects",
-         hp ? io_why : config_why);
+         hp ? addr.error() : hp.error());
   }
   if (!hp) {
-    if (config_why.empty() || io_why.empty()) fail(text, "rejected without a reason", "");
+    if (hp.error().empty() || addr.error().empty()) fail(text, "rejected without a reason", "");
     return 0;
   }
   const std::string printed = addr->to_string();

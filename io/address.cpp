@@ -20,11 +20,11 @@ void address::set_port(int port) {
   if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = p;
 }
 
-std::optional<address> address::parse(std::string_view text, std::string* error) {
+config::result<address> address::parse(std::string_view text) {
   // One grammar for every "host:port" in echod: the one --check-config applies, so a listen
   // address the check passes always binds.
-  const auto hp = config::parse_host_port(text, error);
-  if (!hp) return std::nullopt;
+  const auto hp = config::parse_host_port(text);
+  if (!hp) return config::failure{hp.error()};
   address a;
   if (hp->ipv6) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage);

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "config/result.hpp"
+
 namespace echod::io {
 
 struct address {
@@ -23,8 +25,8 @@ struct address {
   void set_port(int port);
 
   /// Parses "1.2.3.4:80", "[::1]:80", ":80" / "*:80" (all IPv4 interfaces), "localhost:80".
-  /// On failure returns nullopt and, if `error` is given, says why (quoting `text`).
-  static std::optional<address> parse(std::string_view text, std::string* error = nullptr);
+  /// On failure the reason quotes `text` (config::parse_host_port's reasons).
+  static config::result<address> parse(std::string_view text);
   /// The address a socket is bound to (getsockname), e.g. to learn an ephemeral port.
   static std::optional<address> local_of(int fd);
   /// "1.2.3.4:80" or "[::1]:80".

@@ -28,21 +28,18 @@ const io_uring_probe& probe_io_uring() {
   return probe;
 }
 
-std::optional<backend_kind> resolve_backend(backend_kind requested, std::string* error) {
+config::result<backend_kind> resolve_backend(backend_kind requested) {
   switch (requested) {
     case backend_kind::epoll:
       return backend_kind::epoll;
     case backend_kind::automatic:
       return probe_io_uring().usable ? backend_kind::io_uring : backend_kind::epoll;
     case backend_kind::io_uring:
-      if (probe_io_uring().usable) return backend_kind::io_uring;
-      if (error != nullptr) {
-        *error = "backend \"io_uring\" is not available here: " + probe_io_uring().reason +
-                 " (use \"auto\" to fall back to epoll)";
-      }
-      return std::nullopt;
+      break;
   }
-  return std::nullopt;
+  if (probe_io_uring().usable) return backend_kind::io_uring;
+  return config::failure{"backend \"io_uring\" is not available here: " + probe_io_uring().reason +
+                         " (use \"auto\" to fall back to epoll)"};
 }
 
 std::string describe_backend(backend_kind resolved) {

@@ -4,11 +4,11 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/choices.hpp"
+#include "config/result.hpp"
 #include "io/reactor.hpp"
 
 namespace echod::io {
@@ -44,9 +44,9 @@ struct io_uring_probe {
 /// Creates a ring, checks features and opcodes, and tears it down. Cached after the first call.
 const io_uring_probe& probe_io_uring();
 
-/// The backend `requested` resolves to on this machine, or an error message (io_uring demanded but
-/// unusable) in `error`.
-std::optional<backend_kind> resolve_backend(backend_kind requested, std::string* error);
+/// The backend `requested` resolves to on this machine, or why not (io_uring demanded but
+/// unusable).
+config::result<backend_kind> resolve_backend(backend_kind requested);
 
 /// A one-line description: "io_uring (FAST_POLL, NODROP, ...)" or "epoll (io_uring: <reason>)".
 std::string describe_backend(backend_kind resolved);

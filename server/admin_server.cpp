@@ -86,19 +86,17 @@ admin_server::~admin_server() {
   for (auto& c : connections_) ::close(c.fd);
 }
 
-io::listener admin_server::open(const std::string& spec, std::string& why) {
-  const auto at = io::address::parse(spec, &why);
-  if (!at) {
-    why = "admin endpoint: " + spec + ": " + why;
-    return {};
-  }
+config::result<io::listener> admin_server::open(const std::string& spec) {
+  const auto at = io::address::parse(spec);
+  if (!at) return config::failure{"admin endpoint: " + spec + ": " + at.error()};
   io::listen_options opts;
   opts.backlog = admin_backlog;
   try {
     return io::listener::open(*at, opts);  // SOCK_NONBLOCK | SOCK_CLOEXEC
   } catch (const std::system_error& e) {
-    why = std::string("admin endpoint: ") + e.what();
-    return {};
+    // A bind that fails here (port taken, no permission) is an expected failure of setup: told
+    // like a bad address, as the reason (config/result.hpp).
+    return config::failure{std::string("admin endpoint: ") + e.what()};
   }
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "config/result.hpp"
 #include "io/socket.hpp"
 #include "server/metrics.hpp"
 
@@ -40,10 +41,9 @@ class admin_server {
   admin_server(const admin_server&) = delete;
   admin_server& operator=(const admin_server&) = delete;
 
-  /// A listening socket for `spec` ("127.0.0.1:7008"), or an invalid one and `why` naming the
-  /// endpoint, the call and the address ("admin endpoint: bind 127.0.0.1:7008: Address already
-  /// in use").
-  static io::listener open(const std::string& spec, std::string& why);
+  /// A listening socket for `spec` ("127.0.0.1:7008"), or why not, naming the endpoint, the call
+  /// and the address ("admin endpoint: bind 127.0.0.1:7008: Address already in use").
+  static config::result<io::listener> open(const std::string& spec);
   /// Whether two `admin` config values name the same socket, so a reload keeps it (and its
   /// ephemeral port): "localhost:0" and "127.0.0.1:0" do; "" (disabled) equals only "".
   static bool same_address(const std::string& a, const std::string& b);

@@ -2,7 +2,6 @@
 
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <system_error>
 
 #include "config/host_port.hpp"
@@ -21,22 +20,29 @@ std::vector<std::string> listener_set::keys_of(const config::server_config& cfg)
   return keys;
 }
 
-listener_set::lease listener_set::acquire(const config::server_config& cfg) {
+config::result<listener_set::lease> listener_set::acquire(const config::server_config& cfg) {
   lease out;
   out.keys = keys_of(cfg);
   std::map<std::string, io::listener> fresh;  // opened by this call, adopted only on success
   for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
     const std::string& key = out.keys[i];
     if (open_.count(key) != 0 || fresh.count(key) != 0) continue;
-    std::string why;
-    const auto at = io::address::parse(cfg.listen[i], &why);
-    if (!at) throw std::system_error(EINVAL, std::generic_category(), cfg.listen[i] + ": " + why);
+    const auto at = io::address::parse(cfg.listen[i]);
+    if (!at) return config::failure{cfg.listen[i] + ": " + at.error()};
     io::listen_options opts;
     opts.backlog = static_cast<int>(cfg.backlog);
     opts.v6_only = true;
-    io::listener l = io::listener::open(*at, opts);  // throws, and `fresh` closes what it holds
-    out.opened.push_back(l.local_address().to_string());
-    fresh.emplace(key, std::move(l));
+    // listener::open throws std::system_error with the errno of the call that failed. A taken
+    // port is an expected failure of start and reload, so it becomes the reason here, like a bad
+    // address: the master has one way to hear "failed, and why" (config/result.hpp). Returning
+    // drops `fresh`, which closes what this call opened.
+    try {
+      io::listener l = io::listener::open(*at, opts);
+      out.opened.push_back(l.local_address().to_string());
+      fresh.emplace(key, std::move(l));
+    } catch (const std::system_error& e) {
+      return config::failure{e.what()};
+    }
   }
   for (const std::string& key : out.keys) {
     auto it = open_.find(key);

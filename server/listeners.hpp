@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "config/result.hpp"
 #include "config/server_config.hpp"
 #include "io/socket.hpp"
 
@@ -25,9 +26,9 @@ class listener_set {
   };
 
   /// Sockets for every address of `cfg` (backlog from the config; IPv6 ones are v6-only), reusing
-  /// open ones, each now used once more. All or nothing: on failure nothing changes and it throws
-  /// std::system_error, e.g. "bind 0.0.0.0:7007: Address already in use".
-  lease acquire(const config::server_config& cfg);
+  /// open ones, each now used once more. All or nothing: on failure nothing changes and the
+  /// reason says which address and why, e.g. "bind 0.0.0.0:7007: Address already in use".
+  config::result<lease> acquire(const config::server_config& cfg);
   /// Takes `socket` (already listening, e.g. inherited from a service manager) as the socket of
   /// `key` (one of keys_of()), unused until an acquire() lists that key.
   void adopt(const std::string& key, io::listener socket);

@@ -15,13 +15,11 @@ constexpr rlim_t fd_overhead = 64;
 
 }  // namespace
 
-std::optional<io::backend_kind> check_machine(const config::server_config& cfg,
-                                              std::string* error) {
-  const auto resolved = io::resolve_backend(cfg.backend, error);
-  if (!resolved) return std::nullopt;
+config::result<io::backend_kind> check_machine(const config::server_config& cfg) {
+  const auto resolved = io::resolve_backend(cfg.backend);
+  if (!resolved) return resolved;
   if (const auto pinnable = check_cpus(cfg, allowed_cpus()); !pinnable) {
-    if (error != nullptr) *error = pinnable.error();
-    return std::nullopt;
+    return config::failure{pinnable.error()};
   }
   return resolved;
 }

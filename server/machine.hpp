@@ -5,16 +5,13 @@
 // connections beyond it wait in the backlog).
 #pragma once
 
-#include <optional>
-#include <string>
-
 #include "config/server_config.hpp"
 #include "io/backend.hpp"
 
 namespace echod::server {
 
-/// The backend `cfg` runs on here, or nullopt with the reason in `error` (when not null).
-std::optional<io::backend_kind> check_machine(const config::server_config& cfg, std::string* error);
+/// The backend `cfg` runs on here, or why it cannot run here.
+config::result<io::backend_kind> check_machine(const config::server_config& cfg);
 
 /// Raises RLIMIT_NOFILE's soft limit to the hard limit (once) and warns when it is below what
 /// one worker of `cfg` may need.

@@ -14,7 +14,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -371,50 +370,49 @@ int run_master(const config_source& source, const config::server_config& cfg) {
   init_logging("master", cfg.log_level);
   ignore_signals({SIGPIPE});
 
-  std::string why;
-  const auto backend = check_machine(cfg, &why);
+  const auto backend = check_machine(cfg);
   if (!backend) {
-    spdlog::error("{}", why);
+    spdlog::error("{}", backend.error());
     return exit_code::usage;
   }
   check_fd_limit(cfg);
 
   listener_set listeners;
-  const auto adopted = adopt_inherited_listeners(cfg, listeners, why);
+  const auto adopted = adopt_inherited_listeners(cfg, listeners);
   if (!adopted) {
-    spdlog::error("{}", why);
+    spdlog::error("{}", adopted.error());
     return exit_code::usage;
   }
-  listener_set::lease lease;
-  try {
-    lease = listeners.acquire(cfg);
-  } catch (const std::system_error& e) {
-    spdlog::error("{}", e.what());
+  auto lease = listeners.acquire(cfg);
+  if (!lease) {
+    spdlog::error("{}", lease.error());
     return exit_code::failure;
   }
 
   io::listener admin;
   if (!cfg.admin.empty()) {
-    admin = admin_server::open(cfg.admin, why);
-    if (!admin.valid()) {
-      spdlog::error("{}", why);
+    auto opened = admin_server::open(cfg.admin);
+    if (!opened) {
+      spdlog::error("{}", opened.error());
       return exit_code::failure;
     }
+    admin = std::move(*opened);
   }
 
   pid_file pid;
   if (!cfg.pid_file.empty()) {
-    pid = pid_file::write(cfg.pid_file, why);
-    if (pid.path().empty()) {
-      spdlog::error("{}", why);
+    auto written = pid_file::write(cfg.pid_file);
+    if (!written) {
+      spdlog::error("{}", written.error());
       return exit_code::failure;
     }
+    pid = std::move(*written);
   }
 
   spdlog::info("echod {} starting (pid {}): backend {}; config {}", ECHOD_VERSION, getpid(),
                io::describe_backend(*backend), config::to_json_line(cfg));
   for (const auto& at : *adopted) spdlog::info("listening on {}", at);
-  for (const auto& at : lease.opened) spdlog::info("listening on {}", at);
+  for (const auto& at : lease->opened) spdlog::info("listening on {}", at);
 
   // The master's signal_reader blocks its signals before anything is forked: a worker inherits
   // the mask, so a stop that arrives before it has its own signalfd waits instead of killing it.
@@ -426,7 +424,7 @@ int run_master(const config_source& source, const config::server_config& cfg) {
     spdlog::error("cannot start: {}", e.what());
     return exit_code::failure;
   }
-  return m->run(cfg, *backend, std::move(lease));
+  return m->run(cfg, *backend, std::move(*lease));
 }
 
 }  // namespace echod::server

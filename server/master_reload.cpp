@@ -43,22 +43,26 @@ void master::reload() {
   listener_set::lease lease;
   try {
     cfg = load_config(source_);
-    std::string why;
-    backend = check_machine(cfg, &why);
-    if (!backend) return reload_failed(why);
+    const auto machine = check_machine(cfg);
+    if (!machine) return reload_failed(machine.error());
+    backend = *machine;
     // A new admin address is bound now, like a new listen address, and served once the new
     // generation is: a reload either applies all of the new config or none of it.
     admin_changes = !admin_server::same_address(admin_spec_, cfg.admin);
     if (admin_changes && !cfg.admin.empty()) {
-      admin = admin_server::open(cfg.admin, why);
-      if (!admin.valid()) return reload_failed(why);
+      auto opened = admin_server::open(cfg.admin);
+      if (!opened) return reload_failed(opened.error());
+      admin = std::move(*opened);
     }
     // A new pid_file is written now too; the old one goes once the new generation serves.
     if (cfg.pid_file != pid_file_.path() && !cfg.pid_file.empty()) {
-      pid = pid_file::write(cfg.pid_file, why);
-      if (pid.path().empty()) return reload_failed(why);
+      auto written = pid_file::write(cfg.pid_file);
+      if (!written) return reload_failed(written.error());
+      pid = std::move(*written);
     }
-    lease = listeners_.acquire(cfg);
+    auto acquired = listeners_.acquire(cfg);
+    if (!acquired) return reload_failed(acquired.error());
+    lease = std::move(*acquired);
   } catch (const std::exception& e) {
     return reload_failed(e.what());
   }

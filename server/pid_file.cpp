@@ -10,14 +10,13 @@
 
 namespace echod::server {
 
-pid_file pid_file::write(const std::string& path, std::string& why) {
+config::result<pid_file> pid_file::write(const std::string& path) {
   const pid_t pid = ::getpid();
   const std::string text = std::to_string(pid) + "\n";
   const std::string tmp = path + ".tmp." + std::to_string(pid);
   const auto failed = [&](const std::string& call, int e) {
-    why = "pid_file " + path + ": " + call + ": " + std::strerror(e);
     ::unlink(tmp.c_str());
-    return pid_file{};
+    return config::failure{"pid_file " + path + ": " + call + ": " + std::strerror(e)};
   };
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return failed("open " + tmp, errno);

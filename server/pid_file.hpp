@@ -8,15 +8,17 @@
 
 #include <string>
 
+#include "config/result.hpp"
+
 namespace echod::server {
 
 class pid_file {
  public:
   pid_file() = default;
-  /// Writes this process's PID and a newline to `path`. On failure returns an object that holds
-  /// nothing and sets `why`, naming the field, the file and the call ("pid_file
-  /// /run/echod.pid: open /run/echod.pid.tmp.42: Permission denied").
-  static pid_file write(const std::string& path, std::string& why);
+  /// Writes this process's PID and a newline to `path`. On failure the reason names the field,
+  /// the file and the call ("pid_file /run/echod.pid: open /run/echod.pid.tmp.42: Permission
+  /// denied").
+  static config::result<pid_file> write(const std::string& path);
   /// Removes the file, if this process wrote it and it still holds this PID: a forked worker
   /// never removes it, nor does an old master once a newer one has rewritten it.
   ~pid_file();

@@ -12,14 +12,12 @@
 
 namespace echod::server {
 
-std::optional<std::vector<std::string>> adopt_inherited_listeners(const config::server_config& cfg,
-                                                                  listener_set& listeners,
-                                                                  std::string& why) {
+config::result<std::vector<std::string>> adopt_inherited_listeners(const config::server_config& cfg,
+                                                                   listener_set& listeners) {
   // 1: unset LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES (the fds get FD_CLOEXEC).
   const int n = sd_listen_fds(1);
   if (n < 0) {
-    why = std::string("socket activation: LISTEN_FDS: ") + std::strerror(-n);
-    return std::nullopt;
+    return config::failure{std::string("socket activation: LISTEN_FDS: ") + std::strerror(-n)};
   }
   std::vector<io::listener> inherited;  // owns every fd, so each is closed on an error
   for (int i = 0; i < n; ++i) inherited.emplace_back(SD_LISTEN_FDS_START + i);
@@ -38,24 +36,21 @@ std::optional<std::vector<std::string>> adopt_inherited_listeners(const config::
   for (auto& l : inherited) {
     const std::string fd = "fd " + std::to_string(l.fd());
     if (sd_is_socket_inet(l.fd(), AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {
-      why = "inherited socket " + fd + ": not a listening TCP socket";
-      return std::nullopt;
+      return config::failure{"inherited socket " + fd + ": not a listening TCP socket"};
     }
     const std::string bound = l.local_address().to_string();
     std::size_t match = 0;
     while (match < wanted.size() && wanted[match] != bound) ++match;
     if (match == wanted.size()) {
-      why = "inherited socket " + fd + " (" + bound +
-            "): no listen address names it (listen: " + names + ")";
-      return std::nullopt;
+      return config::failure{"inherited socket " + fd + " (" + bound +
+                             "): no listen address names it (listen: " + names + ")"};
     }
     wanted[match].clear();  // a second socket on the same address matches nothing
     adopted_keys.push_back(keys[match]);
     const int flags = ::fcntl(l.fd(), F_GETFL);
     if (flags < 0 || ::fcntl(l.fd(), F_SETFL, flags | O_NONBLOCK) != 0) {
-      why =
-          "inherited socket " + fd + " (" + bound + "): fcntl O_NONBLOCK: " + std::strerror(errno);
-      return std::nullopt;
+      return config::failure{"inherited socket " + fd + " (" + bound +
+                             "): fcntl O_NONBLOCK: " + std::strerror(errno)};
     }
     adopted.push_back(bound + " (adopted " + fd + " from the service manager)");
   }

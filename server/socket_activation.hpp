@@ -6,10 +6,10 @@
 // particular socket); a `listen` address with no inherited socket is bound as usual.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "config/result.hpp"
 #include "config/server_config.hpp"
 #include "server/listeners.hpp"
 
@@ -19,10 +19,9 @@ namespace echod::server {
 /// log-ready description per socket: "127.0.0.1:7007 (adopted fd 3 from the service manager)".
 /// Without LISTEN_FDS for this process, adopts nothing. The LISTEN_* variables are removed, so
 /// workers and reloads never see them. On an inherited socket that is not a listening TCP socket,
-/// or that no `listen` address names, returns nullopt and `why` names it: "inherited socket fd 4
-/// (127.0.0.1:9000): no listen address names it (listen: 127.0.0.1:7007)".
-std::optional<std::vector<std::string>> adopt_inherited_listeners(const config::server_config& cfg,
-                                                                  listener_set& listeners,
-                                                                  std::string& why);
+/// or that no `listen` address names, adopts nothing and the reason names it: "inherited socket
+/// fd 4 (127.0.0.1:9000): no listen address names it (listen: 127.0.0.1:7007)".
+config::result<std::vector<std::string>> adopt_inherited_listeners(const config::server_config& cfg,
+                                                                   listener_set& listeners);
 
 }  // namespace echod::server

@@ -13,9 +13,9 @@ std::string canonical(std::string_view text) {
 }
 
 std::string why(std::string_view text) {
-  std::string reason;
-  EXPECT_FALSE(parse_host_port(text, &reason)) << text;
-  return reason;
+  const auto parsed = parse_host_port(text);
+  EXPECT_FALSE(parsed) << text;
+  return parsed ? "<valid>" : parsed.error();
 }
 
 TEST(host_port, accepts_every_documented_form) {

@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <string>
-#include <system_error>
 #include <variant>
 #include <vector>
 
@@ -132,14 +131,14 @@ TEST(listener_set, a_reload_keeps_sockets_of_kept_addresses_and_closes_removed_o
   listener_set set;
   config::server_config first;
   first.listen = {"127.0.0.1:0", "127.0.0.1:0"};
-  const auto a = set.acquire(first);
+  const auto a = *set.acquire(first);
   ASSERT_EQ(a.fds.size(), 2u);
   EXPECT_EQ(a.opened.size(), 2u);
   EXPECT_NE(a.fds[0], a.fds[1]);
 
   config::server_config second;
   second.listen = {"127.0.0.1:0"};
-  const auto b = set.acquire(second);
+  const auto b = *set.acquire(second);
   EXPECT_EQ(b.fds, std::vector<int>{a.fds[0]});  // same socket: same port, same backlog queue
   EXPECT_TRUE(b.opened.empty());
   EXPECT_EQ(set.size(), 2u);
@@ -154,19 +153,24 @@ TEST(listener_set, a_failed_acquire_changes_nothing) {
   listener_set set;
   config::server_config first;
   first.listen = {"127.0.0.1:0"};
-  const auto a = set.acquire(first);
+  const auto a = *set.acquire(first);
   const auto port = io::address::local_of(a.fds[0])->port();
   config::server_config clash;
   clash.listen = {"127.0.0.1:0", "127.0.0.2:0", "127.0.0.1:" + std::to_string(port)};
-  try {
-    set.acquire(clash);
-    FAIL() << "bound a used port";
-  } catch (const std::system_error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "bind 127.0.0.1:" + std::to_string(port) + ": Address already in use");
-  }
+  const auto failed = set.acquire(clash);
+  ASSERT_FALSE(failed) << "bound a used port";
+  EXPECT_EQ(failed.error(), "bind 127.0.0.1:" + std::to_string(port) + ": Address already in use");
   EXPECT_EQ(set.size(), 1u);
   EXPECT_EQ(set.fds(), a.fds);
+
+  config::server_config typo;  // the config check refuses it first; acquire says why all the same
+  typo.listen = {"127.0.0.1:0", "127.0.0.1"};
+  const auto refused = set.acquire(typo);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(
+      refused.error(),
+      R"(127.0.0.1: expected "host:port" (e.g. "0.0.0.0:7007" or "[::1]:7007"), got "127.0.0.1")");
+  EXPECT_EQ(set.size(), 1u);
 }
 
 TEST(exit_status, reads_as_words) {
