@@ -1,0 +1,251 @@
+// The io_uring backend's receive paths. Where the kernel has them (5.19+), a multishot recv per
+// connection into one provided buffer ring per thread: completions queue their buffers on the
+// connection until receive() hands them out, a connection that queues too much is paused, and an
+// empty ring (ENOBUFS) waits for a buffer to come back before re-arming. Otherwise, or switched
+// off, one recv per read into a pooled buffer (receive_pooled in buffer_pool.hpp).
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <utility>
+
+#include "io/reactor_uring_impl.hpp"
+
+namespace echod::io::uring {
+
+io_result uring_reactor::receive(int fd, received& into, deadline until) {
+  const claim c(*this, fd, reading);
+  if (c.refused) return c.refused;
+  if (multishot_) {
+    const io_result r = receive_multishot(fd, into, until);
+    if (r != -EINVAL || multishot_) return r;
+    // The kernel has buffer rings but not multishot recv (5.19): the older path from now on.
+  }
+  return receive_pooled(fd, into, until);
+}
+
+void uring_reactor::release(std::span<const chunk> chunks) {
+  unsigned to_ring = 0;
+  for (const chunk& ch : chunks) {
+    if (ch.data >= bufs_ && ch.data < bufs_ + ring_count_ * ring_size_) {
+      ring_add(ch.id, to_ring++);
+    } else {
+      pool_.give_back(ch.data);
+    }
+  }
+  if (to_ring != 0) returned_to_ring(to_ring);
+}
+
+// Falls back (leaves multishot_ false) where the kernel has no buffer rings (before 5.19).
+void uring_reactor::setup_buffer_ring(unsigned count, std::size_t size) {
+  const std::size_t ring_bytes = count * sizeof(io_uring_buf);
+  void* ring_mem =
+      mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ring_mem == MAP_FAILED) return;
+  // Untouched buffers cost no memory: pages come as the ring first cycles through them.
+  void* buf_mem = mmap(nullptr, count * size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (buf_mem == MAP_FAILED) {
+    munmap(ring_mem, ring_bytes);
+    return;
+  }
+  br_ = static_cast<io_uring_buf_ring*>(ring_mem);
+  bufs_ = static_cast<char*>(buf_mem);
+  ring_count_ = count;
+  ring_size_ = size;
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uintptr_t>(br_);
+  reg.ring_entries = count;
+  reg.bgid = buffer_group;
+  if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
+    munmap(bufs_, count * size);
+    munmap(br_, ring_bytes);
+    br_ = nullptr;
+    bufs_ = nullptr;
+    return;
+  }
+  io_uring_buf_ring_init(br_);
+  for (unsigned bid = 0; bid < count; ++bid) ring_add(bid, bid);
+  io_uring_buf_ring_advance(br_, static_cast<int>(count));
+  next_.assign(count, -1);
+  length_.assign(count, 0);
+  // One connection may queue at most this many buffers before its recv is paused (TCP's window
+  // then holds the client back), so a client that sends without reading cannot empty the ring.
+  max_queued_ = std::max(1U, count / 16);
+  multishot_ = true;
+}
+
+void uring_reactor::arm_recv(int fd, fd_slot& s) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = buffer_group;
+  io_uring_sqe_set_data64(sqe, recv_data(fd, s.generation));
+  if (s.ever_armed) io_counters::add(counters_->multishot_rearms, 1);
+  s.armed = s.ever_armed = true;
+}
+
+void uring_reactor::cancel_recv(int fd, const fd_slot& s) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_cancel64(sqe, recv_data(fd, s.generation), 0);
+  io_uring_sqe_set_data64(sqe, ignored_completion);
+}
+
+// Hands out what is queued; otherwise arms the recv if it is not, and waits. A wait that ends
+// (deadline, cancel) leaves the recv armed: what comes meanwhile queues for the next call.
+io_result uring_reactor::receive_multishot(int fd, received& into, deadline until) {
+  scheduler* sched = scheduler::current();
+  coroutine* self = scheduler::current_coroutine();
+  for (;;) {
+    fd_slot& s = slot(fd);
+    if (s.head >= 0) return hand_out(s, into);
+    if (s.eof) return 0;
+    if (const int r = std::exchange(s.ended, 0); r == -ENOBUFS) {
+      // The bytes wait in the socket. Re-arm once a buffer is back, not before: no spinning.
+      while (ring_lent_ >= ring_count_) {
+        if (sched->cancelled(self)) return -ECANCELED;
+        starved_.push_back(self);
+        const wake_reason why = sched->park(until);
+        std::erase(starved_, self);
+        if (why != wake_reason::woken)
+          return why == wake_reason::timed_out ? -ETIMEDOUT : -ECANCELED;
+      }
+      continue;
+    } else if (r == -EINVAL && !s.ever_received) {
+      multishot_ = false;  // no multishot recv in this kernel
+      return r;
+    } else if (r != 0) {
+      return r;
+    }
+    if (sched->cancelled(self)) return -ECANCELED;
+    if (!s.armed) arm_recv(fd, s);
+    s.receiver = self;
+    const wake_reason why = sched->park(until);
+    slots_[static_cast<std::size_t>(fd)].receiver = nullptr;  // index again: slots_ may have grown
+    if (why == wake_reason::timed_out) return -ETIMEDOUT;
+    if (why == wake_reason::cancelled) return -ECANCELED;
+  }
+}
+
+io_result uring_reactor::hand_out(fd_slot& s, received& into) {
+  io_result total = 0;
+  while (s.head >= 0 && !into.full()) {
+    const auto bid = static_cast<std::uint32_t>(s.head);
+    s.head = next_[bid];
+    --s.queued;
+    into.add(*this, {bufs_ + bid * ring_size_, length_[bid], bid});
+    total += length_[bid];
+  }
+  if (s.head < 0) s.tail = -1;
+  return total;
+}
+
+void uring_reactor::give_back_queue(fd_slot& s) {
+  unsigned n = 0;
+  for (std::int32_t bid = s.head; bid >= 0; bid = next_[static_cast<std::size_t>(bid)]) {
+    ring_add(static_cast<std::uint32_t>(bid), n++);
+  }
+  s.head = s.tail = -1;
+  s.queued = 0;
+  if (n != 0) returned_to_ring(n);
+}
+
+// Puts buffer `bid` back into the ring, `offset` places past the tail: seen by the kernel once
+// returned_to_ring() advances the tail over every buffer added.
+void uring_reactor::ring_add(std::uint32_t bid, unsigned offset) {
+  io_uring_buf_ring_add(br_, bufs_ + bid * ring_size_, static_cast<unsigned>(ring_size_),
+                        static_cast<unsigned short>(bid),
+                        io_uring_buf_ring_mask(static_cast<unsigned>(ring_count_)),
+                        static_cast<int>(offset));
+}
+
+void uring_reactor::returned_to_ring(unsigned n) {
+  io_uring_buf_ring_advance(br_, static_cast<int>(n));
+  ring_lent_ -= n;
+  if (!starved_.empty()) {
+    scheduler* sched = scheduler::current();
+    for (coroutine* c : starved_) sched->wake(c);
+  }
+}
+
+void uring_reactor::on_recv(const io_uring_cqe* cqe, std::uint64_t data) {
+  const int fd = static_cast<int>((data >> 3) & 0x1fff'ffff);
+  const auto generation = static_cast<std::uint32_t>(data >> 32);
+  const bool more = cqe->flags & IORING_CQE_F_MORE;
+  const bool has_buffer = cqe->flags & IORING_CQE_F_BUFFER;
+  const auto bid = static_cast<std::uint32_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+  if (has_buffer) ++ring_lent_;
+  fd_slot* s = static_cast<std::size_t>(fd) < slots_.size() ? &slots_[static_cast<std::size_t>(fd)]
+                                                            : nullptr;
+  if (s == nullptr || s->generation != generation) {  // its connection is gone
+    if (has_buffer) give_back_bid(bid);
+    return;
+  }
+  if (cqe->res > 0 && has_buffer) {
+    length_[bid] = static_cast<std::uint32_t>(cqe->res);
+    next_[bid] = -1;
+    if (s->tail >= 0) {
+      next_[static_cast<std::size_t>(s->tail)] = static_cast<std::int32_t>(bid);
+    } else {
+      s->head = static_cast<std::int32_t>(bid);
+    }
+    s->tail = static_cast<std::int32_t>(bid);
+    ++s->queued;
+    s->ever_received = true;
+    io_counters::add(counters_->recv_completions, 1);
+    io_counters::add(counters_->recv_bytes, static_cast<std::uint64_t>(cqe->res));
+    if (more && !s->paused && s->queued >= max_queued_) {
+      cancel_recv(fd, *s);
+      s->paused = true;
+    }
+  } else if (has_buffer) {
+    give_back_bid(bid);
+  }
+  if (!more) {
+    s->armed = false;
+    if (cqe->res == 0) {
+      s->eof = true;
+    } else if (cqe->res == -ENOBUFS) {
+      io_counters::add(counters_->buffer_ring_empty, 1);
+      s->ended = -ENOBUFS;
+    } else if (cqe->res < 0 && !(s->paused && cqe->res == -ECANCELED)) {
+      s->ended = cqe->res;
+    }
+    s->paused = false;
+  }
+  if (s->receiver != nullptr) scheduler::current()->wake(std::exchange(s->receiver, nullptr));
+}
+
+void uring_reactor::give_back_bid(std::uint32_t bid) {
+  ring_add(bid, 0);
+  returned_to_ring(1);
+}
+
+// MSG_DONTWAIT makes a recv on an
+// empty socket fail at once rather than hold its buffer in the kernel; it then polls.
+io_result uring_reactor::receive_pooled(int fd, received& into, deadline until) {
+  struct adapter {
+    uring_reactor& r;
+    int fd;
+    deadline until;
+    int pending() { return r.slot(fd).ended; }
+    void set_pending(int e) { r.slot(fd).ended = e; }
+    bool drained() { return r.slot(fd).drained; }
+    void emptied(bool) { r.slot(fd).drained = true; }
+    int wait_readable() {
+      const int w = r.wait_for(fd, POLLIN, until);
+      if (w == 0) r.slot(fd).drained = false;
+      return w;
+    }
+    io_result recv(char* buf, std::size_t len) {
+      return r.perform(
+          [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, buf, len, MSG_DONTWAIT); }, until);
+    }
+  };
+  return io::receive_pooled(*this, pool_, *counters_, into, adapter{*this, fd, until});
+}
+
+}  // namespace echod::io::uring
