@@ -5,8 +5,8 @@
 // next generation of workers can take them. It stops only when cancelled (retire or stop), and a
 // connection the kernel handed over anyway while the cancel was on its way (io_uring completes
 // accepts asynchronously), or that the reactor took from the backlog as the accept ended (one
-// the kernel may have announced to this accept alone: see reactor_uring.cpp), is served like any
-// other, never dropped.
+// the kernel may have announced to this accept alone: see take_once_more() in
+// reactor_uring_accept.cpp), is served like any other, never dropped.
 #include <cerrno>
 #include <chrono>
 
