@@ -1,8 +1,12 @@
 // The scheduler over each real backend, for the one thing the fake poller cannot show: that a
 // post() from another thread ends a poll blocked in the kernel (epoll_wait, io_uring_enter). The
 // rest of the scheduler's contract is tested on the fake (scheduler_test.cpp).
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -18,6 +22,15 @@ using namespace std::chrono_literals;
 
 class scheduler_over_backend_test : public testing::backend_test {};
 
+// A thread's state letter from /proc ('R' running, 'S' asleep in the kernel, ...); '?' if unread.
+char thread_state(pid_t tid) {
+  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return '?';
+  const auto close = line.rfind(')');  // the name may hold spaces and parentheses
+  return close != std::string::npos && close + 2 < line.size() ? line[close + 2] : '?';
+}
+
 TEST_P(scheduler_over_backend_test, post_from_another_thread_wakes_a_loop_blocked_in_the_kernel) {
   auto sched = make_scheduler();
   std::atomic<bool> parked{false};
@@ -27,10 +40,13 @@ TEST_P(scheduler_over_backend_test, post_from_another_thread_wakes_a_loop_blocke
     parked = true;
     seen = this_coroutine::park(clock::now() + 60s);
   });
+  const pid_t loop_tid = ::gettid();
   std::thread poster([&] {
-    // Parked means the loop is about to block (nothing else is ready), or already does; a post
-    // before it blocks must end the coming poll just the same.
+    // Parked, then asleep in the kernel ('S' in /proc): the loop is blocked in its poller. (Had
+    // it not got there within the limit, the post must end the coming poll just the same.)
     while (!parked.load()) std::this_thread::yield();
+    const auto until = clock::now() + 10s;
+    while (thread_state(loop_tid) != 'S' && clock::now() < until) std::this_thread::yield();
     sched->post([&] { scheduler::current()->wake(waiter); });
   });
   const auto start = clock::now();

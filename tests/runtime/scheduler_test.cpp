@@ -272,20 +272,22 @@ TEST_F(scheduler_test, ten_thousand_coroutines_on_one_thread) {
   auto sched = make_scheduler(opts);
   std::vector<coroutine*> parked;
   int parked_for_good = 0;
+  coroutine* waker = nullptr;
   for (int i = 0; i < count; ++i) {
     const auto nap = std::chrono::microseconds(rng() % 20'000);
     parked.push_back(sched->spawn([&, nap] {
       this_coroutine::sleep_for(nap);
       this_coroutine::yield();
-      ++parked_for_good;  // and parks in this same turn
+      // The last one to get here wakes the waker; it parks in this same turn, before the waker
+      // runs.
+      if (++parked_for_good == count && waker != nullptr) scheduler::current()->wake(waker);
       if (this_coroutine::park() == wake_reason::woken) ++done;
     }));
   }
   EXPECT_EQ(sched->run_until_idle(), static_cast<std::size_t>(count));  // timers still pending
-  sched->spawn([&] {
-    // Wait until everyone is parked for good - counted, not assumed from a 50 ms sleep: a stall
-    // could fire the last naps and this wait's timer in one turn - then wake all.
-    while (parked_for_good < count) this_coroutine::sleep_for(std::chrono::milliseconds(5));
+  waker = sched->spawn([&] {
+    // Everyone parked for good - counted, not assumed from a sleep - then wake them all.
+    if (parked_for_good < count) this_coroutine::park();
     for (coroutine* c : parked) scheduler::current()->wake(c);
   });
   sched->run();
