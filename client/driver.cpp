@@ -126,10 +126,12 @@ run_result run_load(const options& o, const run_hooks& hooks) {
 
   const std::size_t connections = o.connections;
   const std::size_t threads = std::min<std::size_t>(o.threads, connections);
-  if (auto problem = check_open_files(connections, reserved_files(threads))) {
-    throw setup_error(*problem);
+  if (const auto files = check_open_files(connections, reserved_files(threads)); !files) {
+    throw setup_error(files.error());
   }
-  if (auto problem = check_local_ports(connections, o.source.size())) throw setup_error(*problem);
+  if (const auto ports = check_local_ports(connections, o.source.size()); !ports) {
+    throw setup_error(ports.error());
+  }
 
   const payload data = build_payload(o);
   load_plan plan;

@@ -16,17 +16,17 @@ std::string limit_text(rlim_t v) {
 
 }  // namespace
 
-std::optional<std::string> check_open_files(std::size_t connections, std::size_t reserve) {
+config::result<void> check_open_files(std::size_t connections, std::size_t reserve) {
   const auto limits = io::raise_fd_limit();
-  if (!limits) return std::nullopt;  // nothing known: just try
+  if (!limits) return {};  // nothing known: just try
   const rlimit lim = *limits;
   const std::size_t need = connections + reserve;
-  if (lim.rlim_cur == RLIM_INFINITY || need <= lim.rlim_cur) return std::nullopt;
-  return std::to_string(connections) + " connections need " + std::to_string(connections) +
-         " open files (plus " + std::to_string(reserve) +
-         " for echoload itself); the limit here is " + limit_text(lim.rlim_cur) +
-         " (ulimit -n; the hard limit is " + limit_text(lim.rlim_max) +
-         "): raise it (ulimit -Hn, limits.conf, systemd LimitNOFILE=) or use fewer connections";
+  if (lim.rlim_cur == RLIM_INFINITY || need <= lim.rlim_cur) return {};
+  return config::failure{
+      std::to_string(connections) + " connections need " + std::to_string(connections) +
+      " open files (plus " + std::to_string(reserve) + " for echoload itself); the limit here is " +
+      limit_text(lim.rlim_cur) + " (ulimit -n; the hard limit is " + limit_text(lim.rlim_max) +
+      "): raise it (ulimit -Hn, limits.conf, systemd LimitNOFILE=) or use fewer connections"};
 }
 
 std::optional<port_range> local_port_range() {
@@ -36,20 +36,21 @@ std::optional<port_range> local_port_range() {
   return r;
 }
 
-std::optional<std::string> check_local_ports(std::size_t connections, std::size_t sources) {
+config::result<void> check_local_ports(std::size_t connections, std::size_t sources) {
   const auto range = local_port_range();
-  if (!range) return std::nullopt;
+  if (!range) return {};  // nothing known: just try
   const std::size_t addresses = sources == 0 ? 1 : sources;
   const std::size_t capacity = static_cast<std::size_t>(range->size()) * addresses;
-  if (connections <= capacity) return std::nullopt;
+  if (connections <= capacity) return {};
   const std::size_t needed = (connections + range->size() - 1) / range->size();
-  return std::to_string(connections) + " connections to one address need " +
-         std::to_string(connections) + " local ports, but net.ipv4.ip_local_port_range (" +
-         std::to_string(range->low) + "-" + std::to_string(range->high) + ") gives " +
-         std::to_string(range->size()) + " per source address and " +
-         (sources == 0 ? "no --source was given" : std::to_string(sources) + " were given") +
-         ": spread the connections over at least " + std::to_string(needed) +
-         " source addresses with --source 127.0.0.2,127.0.0.3,...";
+  return config::failure{
+      std::to_string(connections) + " connections to one address need " +
+      std::to_string(connections) + " local ports, but net.ipv4.ip_local_port_range (" +
+      std::to_string(range->low) + "-" + std::to_string(range->high) + ") gives " +
+      std::to_string(range->size()) + " per source address and " +
+      (sources == 0 ? "no --source was given" : std::to_string(sources) + " were given") +
+      ": spread the connections over at least " + std::to_string(needed) +
+      " source addresses with --source 127.0.0.2,127.0.0.3,..."};
 }
 
 std::string ports_exhausted_hint() {

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "config/result.hpp"
+
 namespace echod::client {
 
 struct port_range {
@@ -17,17 +19,18 @@ struct port_range {
 };
 
 /// Raises the soft open-file limit to the hard one, then checks that `connections` sockets
-/// plus `reserve` other files fit. nullopt when they do; else the reason, e.g. "10000
+/// plus `reserve` other files fit. Fails, when they do not, with the reason, e.g. "10000
 /// connections need 10000 open files (plus 20 for echoload itself); the limit here is 1024
 /// (ulimit -n) ...".
-std::optional<std::string> check_open_files(std::size_t connections, std::size_t reserve);
+config::result<void> check_open_files(std::size_t connections, std::size_t reserve);
 
 /// net.ipv4.ip_local_port_range, or nullopt when it cannot be read.
 std::optional<port_range> local_port_range();
 
-/// nullopt when `connections` fit in the ephemeral ports of `sources` source addresses (0: the
-/// kernel's choice, one address); else why not and what to do (--source).
-std::optional<std::string> check_local_ports(std::size_t connections, std::size_t sources);
+/// Passes when `connections` fit in the ephemeral ports of `sources` source addresses (0: the
+/// kernel's choice, one address), or when the range cannot be read; else fails with why not and
+/// what to do (--source).
+config::result<void> check_local_ports(std::size_t connections, std::size_t sources);
 
 /// The hint printed when connects fail with EADDRNOTAVAIL.
 std::string ports_exhausted_hint();

@@ -39,7 +39,7 @@ outcome feed(const limits& l, bool draining, std::string_view stream, Sizes next
     r.open = e.on_data(stream.substr(0, n), r.out);
     stream.remove_prefix(n);
   }
-  if (r.open) r.open = e.on_eof(r.out);
+  if (r.open) r.open = e.on_eof();
   r.requests = e.requests();
   return r;
 }

@@ -169,7 +169,7 @@ void serve_http(connection& c) {
     if (c.draining()) engine.end_keep_alive();
     // Every chunk already received, then one send of all their responses.
     bool keep = true;
-    if (n == 0) keep = engine.on_eof(out);
+    if (n == 0) keep = engine.on_eof();
     for (const io::chunk& ch : in.chunks()) {
       keep = engine.on_data({ch.data, ch.size}, out);
       if (!keep) break;

@@ -47,25 +47,33 @@ engine::stage engine::current_stage() const {
   return head_bytes_ == 0 && !lines_.holds_partial() ? stage::idle : stage::head;
 }
 
-bool engine::on_eof(std::string& /*out*/) {
+bool engine::on_eof() {
   // Every complete request was answered by on_data already; a partial one cannot be.
   state_ = state::dead;
+  return false;
+}
+
+bool engine::next_line(const char*& p, const char* end, std::size_t cap, int too_long_status,
+                       std::string_view& line, std::string& out) {
+  switch (lines_.next(p, end, cap, line)) {
+    case line_reader::result::partial:
+      return false;
+    case line_reader::result::too_long:
+      fail(too_long_status, out);
+      return false;
+    case line_reader::result::bad_eol:
+      fail(400, out);
+      return false;
+    case line_reader::result::line:
+      return true;
+  }
   return false;
 }
 
 void engine::read_head_line(const char*& p, const char* end, std::string& out) {
   std::string_view line;
   // head_bytes_ <= max_header_bytes always holds: each line is capped by what is left.
-  switch (lines_.next(p, end, limits_.max_header_bytes - head_bytes_, line)) {
-    case line_reader::result::partial:
-      return;
-    case line_reader::result::too_long:
-      return fail(431, out);
-    case line_reader::result::bad_eol:
-      return fail(400, out);
-    case line_reader::result::line:
-      break;
-  }
+  if (!next_line(p, end, limits_.max_header_bytes - head_bytes_, 431, line, out)) return;
   head_bytes_ += line.size() + 2;
   if (!have_request_line_) {
     if (!line.empty()) on_request_line(line, out);
@@ -157,15 +165,7 @@ void engine::read_body(const char*& p, const char* end, std::string& out) {
 
 void engine::read_chunk_size(const char*& p, const char* end, std::string& out) {
   std::string_view line;
-  switch (lines_.next(p, end, limits_.max_header_bytes, line)) {
-    case line_reader::result::partial:
-      return;
-    case line_reader::result::too_long:
-    case line_reader::result::bad_eol:
-      return fail(400, out);
-    case line_reader::result::line:
-      break;
-  }
+  if (!next_line(p, end, limits_.max_header_bytes, 400, line, out)) return;
   std::uint64_t size = 0;
   if (!parse_chunk_size(line, size)) return fail(400, out);
   if (size > limits_.max_body_bytes - body_total_) return fail(413, out);
@@ -190,31 +190,14 @@ void engine::read_chunk_data(const char*& p, const char* end) {
 void engine::read_chunk_end(const char*& p, const char* end, std::string& out) {
   std::string_view line;
   // Cap 2: the data must be followed by exactly CRLF; anything else is a framing error.
-  switch (lines_.next(p, end, 2, line)) {
-    case line_reader::result::partial:
-      return;
-    case line_reader::result::too_long:
-    case line_reader::result::bad_eol:
-      return fail(400, out);
-    case line_reader::result::line:
-      break;
-  }
+  if (!next_line(p, end, 2, 400, line, out)) return;
   if (!line.empty()) return fail(400, out);
   state_ = state::chunk_size;
 }
 
 void engine::read_trailer(const char*& p, const char* end, std::string& out) {
   std::string_view line;
-  switch (lines_.next(p, end, limits_.max_header_bytes - head_bytes_, line)) {
-    case line_reader::result::partial:
-      return;
-    case line_reader::result::too_long:
-      return fail(431, out);
-    case line_reader::result::bad_eol:
-      return fail(400, out);
-    case line_reader::result::line:
-      break;
-  }
+  if (!next_line(p, end, limits_.max_header_bytes - head_bytes_, 431, line, out)) return;
   head_bytes_ += line.size() + 2;
   if (line.empty()) return finish(body_, out);
   header_field f;

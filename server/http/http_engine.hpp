@@ -43,7 +43,7 @@ class engine {
   bool on_data(std::string_view in, std::string& out);
 
   /// The peer half-closed. A partial request is dropped unanswered. Always returns false.
-  bool on_eof(std::string& out);
+  bool on_eof();
 
   /// The worker is draining (a reload or a stop): the next response carries `Connection: close`
   /// and ends the connection, so the client reconnects to a worker that stays instead of
@@ -61,6 +61,11 @@ class engine {
  private:
   enum class state : std::uint8_t { head, body, chunk_size, chunk_data, chunk_end, trailers, dead };
 
+  // The next line, at most `cap` bytes, into `line`. False when it is not complete yet, or when the
+  // framing is broken: then the error reply (too_long_status for a line over the cap, else 400) is
+  // in `out` and the engine is dead.
+  bool next_line(const char*& p, const char* end, std::size_t cap, int too_long_status,
+                 std::string_view& line, std::string& out);
   void read_head_line(const char*& p, const char* end, std::string& out);
   void on_request_line(std::string_view line, std::string& out);
   void on_header_line(std::string_view line, std::string& out);

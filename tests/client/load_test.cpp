@@ -260,21 +260,21 @@ TEST_P(load_test, interruption_ends_the_run_early) {
 ECHOD_INSTANTIATE_BACKENDS(load_test);
 
 TEST(limits, too_many_connections_for_the_open_file_limit_name_it) {
-  const auto why = check_open_files(100'000'000, 20);
-  ASSERT_TRUE(why.has_value());
-  EXPECT_NE(why->find("100000000 connections need 100000000 open files"), std::string::npos)
-      << *why;
-  EXPECT_NE(why->find("the limit here is "), std::string::npos);
-  EXPECT_NE(why->find("ulimit -n"), std::string::npos);
-  EXPECT_FALSE(check_open_files(10, 20).has_value());
+  const auto files = check_open_files(100'000'000, 20);
+  ASSERT_FALSE(files.ok());
+  const std::string& why = files.error();
+  EXPECT_NE(why.find("100000000 connections need 100000000 open files"), std::string::npos) << why;
+  EXPECT_NE(why.find("the limit here is "), std::string::npos);
+  EXPECT_NE(why.find("ulimit -n"), std::string::npos);
+  EXPECT_TRUE(check_open_files(10, 20).ok());
 }
 
 TEST(limits, too_many_connections_for_the_local_ports_suggest_source) {
   if (!local_port_range()) GTEST_SKIP() << "no /proc/sys/net/ipv4/ip_local_port_range";
-  const auto why = check_local_ports(1'000'000, 0);
-  ASSERT_TRUE(why.has_value());
-  EXPECT_NE(why->find("--source"), std::string::npos) << *why;
-  EXPECT_FALSE(check_local_ports(1'000'000, 1000).has_value());
+  const auto ports = check_local_ports(1'000'000, 0);
+  ASSERT_FALSE(ports.ok());
+  EXPECT_NE(ports.error().find("--source"), std::string::npos) << ports.error();
+  EXPECT_TRUE(check_local_ports(1'000'000, 1000).ok());
   EXPECT_NE(ports_exhausted_hint().find("--source"), std::string::npos);
 }
 

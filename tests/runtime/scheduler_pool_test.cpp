@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "io/backend.hpp"
+#include "fake_poller.hpp"
 
 namespace echod::runtime {
 namespace {
@@ -55,7 +55,7 @@ TEST(scheduler_pool_test, a_thread_that_cannot_be_created_stops_and_joins_the_st
     opts.threads = 64;
     try {
       scheduler_pool pool(
-          opts, [](std::size_t) { return io::make_reactor(io::backend_kind::epoll); },
+          opts, [](std::size_t) { return std::make_unique<testing::fake_poller>(); },
           [&](scheduler& s, std::size_t) {
             s.spawn([&] {
               ++started;

@@ -1,8 +1,7 @@
-// The scheduler's contract, over each backend: order, parking, deadlines, cancellation,
-// exceptions, teardown, scale, and cross-thread posts.
+// The scheduler's contract, on a fake poller (no io/): order, parking, deadlines, cancellation,
+// exceptions, teardown, scale, cross-thread posts, and what it asks of its poller.
 #include "runtime/scheduler.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <random>
 #include <stdexcept>
@@ -11,18 +10,18 @@
 
 #include <gtest/gtest.h>
 
-#include "backend_param.hpp"
+#include "fake_poller.hpp"
 #include "runtime/scheduler_pool.hpp"
 
 namespace echod::runtime {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::backend_test;
+using testing::fake_poller;
 
-class scheduler_test : public backend_test {};
+class scheduler_test : public testing::fake_poller_test {};
 
-TEST_P(scheduler_test, spawned_coroutines_run_in_fifo_order_and_yield_interleaves) {
+TEST_F(scheduler_test, spawned_coroutines_run_in_fifo_order_and_yield_interleaves) {
   std::vector<int> trace;
   auto sched = make_scheduler();
   for (int id = 0; id < 3; ++id) {
@@ -37,7 +36,7 @@ TEST_P(scheduler_test, spawned_coroutines_run_in_fifo_order_and_yield_interleave
   EXPECT_EQ(sched->live(), 0u);
 }
 
-TEST_P(scheduler_test, park_returns_woken_when_another_coroutine_wakes_it) {
+TEST_F(scheduler_test, park_returns_woken_when_another_coroutine_wakes_it) {
   auto sched = make_scheduler();
   coroutine* sleeper = nullptr;
   wake_reason seen = wake_reason::timed_out;
@@ -47,7 +46,7 @@ TEST_P(scheduler_test, park_returns_woken_when_another_coroutine_wakes_it) {
   EXPECT_EQ(seen, wake_reason::woken);
 }
 
-TEST_P(scheduler_test, park_with_deadline_times_out_not_before_the_deadline) {
+TEST_F(scheduler_test, park_with_deadline_times_out_not_before_the_deadline) {
   wake_reason seen = wake_reason::woken;
   clock::duration waited{};
   run([&] {
@@ -61,7 +60,7 @@ TEST_P(scheduler_test, park_with_deadline_times_out_not_before_the_deadline) {
 
 // Timer entries are lazy (scheduler.cpp): a woken park leaves its entry behind. These check that
 // an entry left behind never ends a later wait early, and that an earlier deadline still counts.
-TEST_P(scheduler_test, a_stale_earlier_timer_times_out_the_next_park_at_its_own_deadline) {
+TEST_F(scheduler_test, a_stale_earlier_timer_times_out_the_next_park_at_its_own_deadline) {
   auto sched = make_scheduler();
   coroutine* sleeper = nullptr;
   wake_reason first = wake_reason::timed_out, second = wake_reason::woken;
@@ -79,7 +78,7 @@ TEST_P(scheduler_test, a_stale_earlier_timer_times_out_the_next_park_at_its_own_
   EXPECT_GE(waited, 150ms);
 }
 
-TEST_P(scheduler_test, a_park_with_an_earlier_deadline_than_a_stale_timer_fires_at_its_own) {
+TEST_F(scheduler_test, a_park_with_an_earlier_deadline_than_a_stale_timer_fires_at_its_own) {
   auto sched = make_scheduler();
   coroutine* sleeper = nullptr;
   wake_reason first = wake_reason::timed_out, second = wake_reason::woken;
@@ -98,7 +97,7 @@ TEST_P(scheduler_test, a_park_with_an_earlier_deadline_than_a_stale_timer_fires_
   EXPECT_LT(waited, 30s);  // the 60 s entry was moved earlier, not waited out
 }
 
-TEST_P(scheduler_test, wake_before_deadline_removes_the_timer) {
+TEST_F(scheduler_test, wake_before_deadline_removes_the_timer) {
   auto sched = make_scheduler();
   coroutine* sleeper = nullptr;
   std::vector<wake_reason> seen;
@@ -116,7 +115,7 @@ TEST_P(scheduler_test, wake_before_deadline_removes_the_timer) {
   EXPECT_EQ(seen, (std::vector<wake_reason>{wake_reason::woken, wake_reason::woken}));
 }
 
-TEST_P(scheduler_test, cancel_wakes_a_parked_coroutine_and_sticks) {
+TEST_F(scheduler_test, cancel_wakes_a_parked_coroutine_and_sticks) {
   auto sched = make_scheduler();
   wake_reason first = wake_reason::woken;
   bool cancelled_after = false;
@@ -130,7 +129,7 @@ TEST_P(scheduler_test, cancel_wakes_a_parked_coroutine_and_sticks) {
   EXPECT_TRUE(cancelled_after);
 }
 
-TEST_P(scheduler_test, cancel_before_park_makes_the_next_park_return_at_once) {
+TEST_F(scheduler_test, cancel_before_park_makes_the_next_park_return_at_once) {
   auto sched = make_scheduler();
   wake_reason seen = wake_reason::woken;
   coroutine* victim = sched->spawn([&] {
@@ -142,7 +141,7 @@ TEST_P(scheduler_test, cancel_before_park_makes_the_next_park_return_at_once) {
   EXPECT_EQ(seen, wake_reason::cancelled);
 }
 
-TEST_P(scheduler_test, expire_ends_a_park_as_timed_out_and_does_not_stick) {
+TEST_F(scheduler_test, expire_ends_a_park_as_timed_out_and_does_not_stick) {
   auto sched = make_scheduler();
   std::vector<wake_reason> seen;
   bool cancelled_after = true;
@@ -157,7 +156,7 @@ TEST_P(scheduler_test, expire_ends_a_park_as_timed_out_and_does_not_stick) {
   EXPECT_FALSE(cancelled_after);
 }
 
-TEST_P(scheduler_test, expire_is_a_no_op_for_a_coroutine_that_is_not_parked) {
+TEST_F(scheduler_test, expire_is_a_no_op_for_a_coroutine_that_is_not_parked) {
   auto sched = make_scheduler();
   wake_reason seen = wake_reason::timed_out;
   coroutine* victim = sched->spawn([&] {
@@ -166,14 +165,14 @@ TEST_P(scheduler_test, expire_is_a_no_op_for_a_coroutine_that_is_not_parked) {
   });
   sched->spawn([&] {
     scheduler::current()->expire(victim);
-    this_coroutine::sleep_for(10ms);
+    this_coroutine::yield();  // the victim parks in this turn, after its yield
     scheduler::current()->wake(victim);
   });
   sched->run();
   EXPECT_EQ(seen, wake_reason::woken);
 }
 
-TEST_P(scheduler_test, sleep_for_many_coroutines_wakes_them_in_deadline_order) {
+TEST_F(scheduler_test, sleep_for_many_coroutines_wakes_them_in_deadline_order) {
   std::vector<int> order;
   auto sched = make_scheduler();
   const auto t0 = clock::now();  // one base: a preemption between the spawns cannot reorder them
@@ -187,7 +186,7 @@ TEST_P(scheduler_test, sleep_for_many_coroutines_wakes_them_in_deadline_order) {
   EXPECT_EQ(order, (std::vector<int>{10, 20, 30}));
 }
 
-TEST_P(scheduler_test, an_exception_ends_only_its_own_coroutine) {
+TEST_F(scheduler_test, an_exception_ends_only_its_own_coroutine) {
   std::vector<std::string> reported;
   scheduler::options opts;
   opts.on_uncaught_exception = [&](std::exception_ptr e) {
@@ -204,7 +203,8 @@ TEST_P(scheduler_test, an_exception_ends_only_its_own_coroutine) {
     throw std::runtime_error("boom");
   });
   sched->spawn([&] {
-    this_coroutine::sleep_for(5ms);
+    this_coroutine::yield();
+    this_coroutine::yield();  // still running after the turn the other one threw in
     other_finished = true;
   });
   sched->run();
@@ -221,7 +221,7 @@ struct counted {
   counted& operator=(const counted&) = delete;
 };
 
-TEST_P(scheduler_test, destroying_the_scheduler_unwinds_suspended_coroutines) {
+TEST_F(scheduler_test, destroying_the_scheduler_unwinds_suspended_coroutines) {
   int destroyed = 0;
   int reached_end = 0;
   bool swallowed = false;
@@ -249,7 +249,7 @@ TEST_P(scheduler_test, destroying_the_scheduler_unwinds_suspended_coroutines) {
   EXPECT_EQ(never_started, 0);
 }
 
-TEST_P(scheduler_test, destroying_the_scheduler_lets_cancellable_coroutines_finish) {
+TEST_F(scheduler_test, destroying_the_scheduler_lets_cancellable_coroutines_finish) {
   int finished = 0;
   {
     auto sched = make_scheduler();
@@ -263,7 +263,7 @@ TEST_P(scheduler_test, destroying_the_scheduler_lets_cancellable_coroutines_fini
   EXPECT_EQ(finished, 100);
 }
 
-TEST_P(scheduler_test, ten_thousand_coroutines_on_one_thread) {
+TEST_F(scheduler_test, ten_thousand_coroutines_on_one_thread) {
   constexpr int count = 10'000;
   int done = 0;
   std::mt19937 rng(7);
@@ -272,33 +272,36 @@ TEST_P(scheduler_test, ten_thousand_coroutines_on_one_thread) {
   auto sched = make_scheduler(opts);
   std::vector<coroutine*> parked;
   int parked_for_good = 0;
+  coroutine* waker = nullptr;
   for (int i = 0; i < count; ++i) {
     const auto nap = std::chrono::microseconds(rng() % 20'000);
     parked.push_back(sched->spawn([&, nap] {
       this_coroutine::sleep_for(nap);
       this_coroutine::yield();
-      ++parked_for_good;  // and parks in this same turn
+      // The last one to get here wakes the waker; it parks in this same turn, before the waker
+      // runs.
+      if (++parked_for_good == count && waker != nullptr) scheduler::current()->wake(waker);
       if (this_coroutine::park() == wake_reason::woken) ++done;
     }));
   }
   EXPECT_EQ(sched->run_until_idle(), static_cast<std::size_t>(count));  // timers still pending
-  sched->spawn([&] {
-    // Wait until everyone is parked for good - counted, not assumed from a 50 ms sleep: a stall
-    // could fire the last naps and this wait's timer in one turn - then wake all.
-    while (parked_for_good < count) this_coroutine::sleep_for(std::chrono::milliseconds(5));
+  waker = sched->spawn([&] {
+    // Everyone parked for good - counted, not assumed from a sleep - then wake them all.
+    if (parked_for_good < count) this_coroutine::park();
     for (coroutine* c : parked) scheduler::current()->wake(c);
   });
   sched->run();
   EXPECT_EQ(done, count);
 }
 
-TEST_P(scheduler_test, post_from_another_thread_wakes_a_sleeping_loop) {
+TEST_F(scheduler_test, post_from_another_thread_wakes_a_sleeping_loop) {
   auto sched = make_scheduler();
   coroutine* waiter = nullptr;
   wake_reason seen = wake_reason::timed_out;
   waiter = sched->spawn([&] { seen = this_coroutine::park(clock::now() + 10s); });
+  fake_poller& p = fake();
   std::thread poster([&] {
-    std::this_thread::sleep_for(20ms);  // the loop is blocked in its poller by now
+    EXPECT_TRUE(p.wait_until_blocked());  // an event, not a guess that 20 ms is enough
     sched->post([&] { scheduler::current()->wake(waiter); });
   });
   const auto start = clock::now();
@@ -306,49 +309,98 @@ TEST_P(scheduler_test, post_from_another_thread_wakes_a_sleeping_loop) {
   poster.join();
   EXPECT_EQ(seen, wake_reason::woken);
   EXPECT_LT(clock::now() - start, 5s);
+  EXPECT_GE(p.interrupts(), 1u);  // post() is what ended the blocked poll
 }
 
-TEST_P(scheduler_test, pool_runs_one_scheduler_per_thread_and_stops_from_outside) {
-  scheduler_pool::options opts;
-  opts.threads = 3;
-  opts.thread_name = "pooltest";
-  std::atomic<int> started{0};
-  std::atomic<int> cancelled{0};
-  const auto backend = GetParam();
-  {
-    scheduler_pool pool(
-        opts, [backend](std::size_t) { return io::make_reactor(backend); },
-        [&](scheduler& s, std::size_t) {
-          s.spawn([&] {
-            ++started;
-            if (this_coroutine::sleep_for(1h) == wake_reason::cancelled) ++cancelled;
-          });
-        });
-    while (started.load() < 3) std::this_thread::sleep_for(1ms);
-    pool.stop();
-    pool.join();
-    EXPECT_TRUE(pool.errors().empty());
-  }
-  EXPECT_EQ(cancelled.load(), 3);
-}
+// A pool stopping threads blocked in their pollers: scheduler_over_backends_test.cpp, over the
+// real ones.
 
-TEST_P(scheduler_test, pool_reports_a_thread_that_fails_to_start) {
+TEST_F(scheduler_test, pool_reports_a_thread_that_fails_to_start) {
   scheduler_pool::options opts;
   opts.threads = 2;
   scheduler_pool pool(
       opts,
       [](std::size_t i) -> std::unique_ptr<poller> {
         if (i == 1) throw std::runtime_error("no ring for you");
-        return io::make_reactor(io::backend_kind::epoll);
+        return std::make_unique<fake_poller>();
       },
       [](scheduler&, std::size_t) {});
   pool.join();
   EXPECT_EQ(pool.errors(), std::vector<std::string>{"thread 1: no ring for you"});
 }
 
-INSTANTIATE_TEST_SUITE_P(backends, scheduler_test,
-                         ::testing::Values(io::backend_kind::epoll, io::backend_kind::io_uring),
-                         testing::backend_param_name);
+// ---- what the scheduler asks of its poller ----
+
+TEST_F(scheduler_test, a_completion_from_the_poller_wakes_the_parked_coroutine) {
+  auto sched = make_scheduler();
+  fake_poller& p = fake();
+  wake_reason seen = wake_reason::timed_out;
+  coroutine* reader = sched->spawn([&] { seen = this_coroutine::park(clock::now() + 1h); });
+  std::thread kernel([&] {
+    EXPECT_TRUE(p.wait_until_blocked());
+    p.complete(reader);
+  });
+  sched->run();
+  kernel.join();
+  EXPECT_EQ(seen, wake_reason::woken);
+  // It blocked with the park's deadline as its timeout: positive, and no longer than the hour.
+  const auto timeouts = p.timeouts();
+  ASSERT_FALSE(timeouts.empty());
+  EXPECT_GT(timeouts.back(), 0ns);
+  EXPECT_LE(timeouts.back(), 1h);
+}
+
+TEST_F(scheduler_test, with_no_timer_the_poller_waits_without_a_limit) {
+  auto sched = make_scheduler();
+  fake_poller& p = fake();
+  coroutine* reader = sched->spawn([&] { this_coroutine::park(); });
+  std::thread kernel([&] {
+    EXPECT_TRUE(p.wait_until_blocked());
+    p.complete(reader);
+  });
+  sched->run();
+  kernel.join();
+  const auto timeouts = p.timeouts();
+  ASSERT_FALSE(timeouts.empty());
+  EXPECT_LT(timeouts.back(), 0ns);
+}
+
+TEST_F(scheduler_test, a_completion_for_a_coroutine_not_parked_is_ignored) {
+  auto sched = make_scheduler();
+  int turns = 0;
+  coroutine* busy = sched->spawn([&] {
+    for (; turns < 40; ++turns) this_coroutine::yield();
+  });
+  fake().complete(busy);  // lands while it is ready, never parked: nothing to wake
+  sched->run();
+  EXPECT_EQ(turns, 40);
+}
+
+TEST_F(scheduler_test, while_coroutines_stay_ready_the_poller_runs_every_16th_turn) {
+  auto sched = make_scheduler();
+  constexpr int turns = 160;
+  sched->spawn([] {
+    for (int i = 0; i < turns; ++i) this_coroutine::yield();
+  });
+  sched->run();
+  const auto timeouts = fake().timeouts();
+  // Never a blocking wait while a coroutine is ready; one non-blocking poll per 16 busy turns.
+  for (const auto t : timeouts) EXPECT_EQ(t, 0ns);
+  EXPECT_GE(timeouts.size(), static_cast<std::size_t>(turns / 16 - 1));
+  EXPECT_LE(timeouts.size(), static_cast<std::size_t>(turns / 16 + 1));
+}
+
+TEST_F(scheduler_test, a_timer_ends_the_poll_at_its_deadline) {
+  auto sched = make_scheduler();
+  wake_reason seen = wake_reason::woken;
+  sched->spawn([&] { seen = this_coroutine::park(clock::now() + 30ms); });
+  sched->run();
+  EXPECT_EQ(seen, wake_reason::timed_out);
+  const auto timeouts = fake().timeouts();
+  ASSERT_FALSE(timeouts.empty());
+  EXPECT_GT(timeouts.front(), 0ns);
+  EXPECT_LE(timeouts.front(), 30ms);
+}
 
 }  // namespace
 }  // namespace echod::runtime

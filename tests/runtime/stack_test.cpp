@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "backend_param.hpp"
+#include "fake_poller.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/stack_pool.hpp"
 
@@ -30,9 +30,9 @@ int recurse(int depth) {
   return depth <= 0 ? frame[0] : recurse(depth - 1) + frame[0];
 }
 
-class stack_death_test : public testing::backend_test {};
+class stack_death_test : public testing::fake_poller_test {};
 
-TEST_P(stack_death_test, overflow_dies_with_a_message_naming_the_stack_size) {
+TEST_F(stack_death_test, overflow_dies_with_a_message_naming_the_stack_size) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
@@ -42,8 +42,6 @@ TEST_P(stack_death_test, overflow_dies_with_a_message_naming_the_stack_size) {
       },
       "coroutine stack overflow: .* 32768-byte stack");
 }
-
-ECHOD_INSTANTIATE_BACKENDS(stack_death_test);
 
 }  // namespace
 }  // namespace echod::runtime

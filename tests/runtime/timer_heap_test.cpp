@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "backend_param.hpp"
+#include "fake_poller.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace echod::runtime {
@@ -14,11 +14,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class timer_order_test : public testing::backend_test {};
+class timer_order_test : public testing::fake_poller_test {};
 
 // The heap needs real coroutines (it stores their slots), so drive it through park deadlines:
 // random deadlines, a random subset woken early; the rest must time out in deadline order.
-TEST_P(timer_order_test, random_deadlines_fire_in_order_and_early_wakes_leave_no_trace) {
+TEST_F(timer_order_test, random_deadlines_fire_in_order_and_early_wakes_leave_no_trace) {
   std::mt19937 rng(42);
   auto sched = make_scheduler();
   std::vector<coroutine*> all;
@@ -47,8 +47,6 @@ TEST_P(timer_order_test, random_deadlines_fire_in_order_and_early_wakes_leave_no
   for (std::size_t i = 1; i < fired.size(); ++i) EXPECT_LE(fired[i - 1].first, fired[i].first);
   for (const auto& [ms, id] : fired) EXPECT_EQ(woken.count(id), 0u);
 }
-
-ECHOD_INSTANTIATE_BACKENDS(timer_order_test);
 
 }  // namespace
 }  // namespace echod::runtime

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <latch>
 #include <string>
 #include <thread>
 #include <vector>
@@ -144,6 +145,7 @@ TEST_P(service_test, six_hundred_concurrent_clients_each_get_their_own_replies) 
   constexpr int threads = 6;
   std::atomic<int> verified{0};
   std::atomic<int> connected{0};
+  std::latch all_open(threads);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
@@ -153,7 +155,7 @@ TEST_P(service_test, six_hundred_concurrent_clients_each_get_their_own_replies) 
         if (mine.back().connected()) ++connected;
       }
       // All 600 are open before anyone talks: they are served concurrently, not one by one.
-      while (connected.load() < clients_total) std::this_thread::sleep_for(1ms);
+      all_open.arrive_and_wait();
       for (int round = 0; round < 3; ++round) {
         for (std::size_t k = 0; k < mine.size(); ++k) {
           const std::string msg =

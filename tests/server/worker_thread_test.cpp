@@ -33,17 +33,17 @@ class running_thread {
  public:
   running_thread(const worker_plan& plan, io::backend_kind backend)
       : worker_(plan, counters_, [this] { done_ = true; }) {
-    std::atomic<bool> started{false};
-    thread_ = std::thread([this, backend, &started] {
+    thread_ = std::thread([this, backend] {
       runtime::scheduler sched(io::make_reactor(backend));
       sched_ = &sched;
       worker_.start(sched);
       worker_.open();
-      started = true;
+      started_ = true;
+      started_.notify_all();
       sched.run();
       sched_ = nullptr;
     });
-    while (!started) std::this_thread::sleep_for(1ms);
+    started_.wait(false);
   }
   ~running_thread() {
     if (thread_.joinable()) thread_.join();
@@ -61,6 +61,7 @@ class running_thread {
   stats::thread_counters counters_;
   worker_thread worker_;
   std::atomic<bool> done_{false};
+  std::atomic<bool> started_{false};  // a member: the thread notifies after the constructor returns
   runtime::scheduler* sched_ = nullptr;
   std::thread thread_;
 };
@@ -127,10 +128,11 @@ TEST_P(worker_thread_test, a_client_arriving_as_the_thread_retires_is_served) {
   std::atomic<bool> connected{false};
   old_thread.post([&](worker_thread& t) {
     held = true;
-    while (!connected) std::this_thread::sleep_for(1ms);
+    held.notify_all();
+    connected.wait(false);
     t.stop_accepting();
   });
-  while (!held) std::this_thread::sleep_for(1ms);
+  held.wait(false);
   const auto accepted = [&] {
     return old_thread.counters().accepted.load() + new_thread.counters().accepted.load();
   };
@@ -144,6 +146,7 @@ TEST_P(worker_thread_test, a_client_arriving_as_the_thread_retires_is_served) {
     if (::poll(&queued, 1, 10) == 1) break;
   }
   connected = true;
+  connected.notify_all();
   EXPECT_TRUE(late.round_trip("served by one thread or the other"));
 
   late.close();

@@ -254,7 +254,7 @@ TEST(http_engine, on_eof_drops_a_partial_request) {
     std::string out;
     EXPECT_TRUE(e.on_data(partial, out));
     EXPECT_EQ(out, "");
-    EXPECT_FALSE(e.on_eof(out));
+    EXPECT_FALSE(e.on_eof());
     EXPECT_EQ(out, "");
     EXPECT_EQ(e.requests(), 0u);
     EXPECT_FALSE(e.on_data("\r\n\r\n", out));  // nothing after EOF
@@ -267,7 +267,7 @@ TEST(http_engine, on_eof_after_complete_pipelined_requests) {
   std::string out;
   EXPECT_TRUE(e.on_data("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c", out));
   EXPECT_EQ(out, ok("/A") + ok("/B"));
-  EXPECT_FALSE(e.on_eof(out));
+  EXPECT_FALSE(e.on_eof());
   EXPECT_EQ(out, ok("/A") + ok("/B"));
   EXPECT_EQ(e.requests(), 2u);
 }
