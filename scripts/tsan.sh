@@ -2,10 +2,10 @@
 # ThreadSanitizer: builds echod with clang's -fsanitize=thread in build-tsan/ (coroutine switches
 # are annotated, runtime/fiber_switch.hpp) and runs the suites whose code runs on several threads.
 # By default (and in CI): the scheduler pool, its mailbox and stacks (runtime, and over the real
-# backends in scheduler_over_backends), worker threads
-# (server_unit), echoload's threads (client_integration), and the real echod with its workers'
-# threads and the master's admin endpoint (server_integration, server_fault, server_admin,
-# server_stop, which also start echoload). Plus the reactors (io): one thread, but a thousand
+# backends in scheduler_over_backends), worker threads (server_unit), echoload's threads
+# (client_integration), and the real echod with its workers' threads and the master's admin
+# endpoint (server_integration, server_fault, server_admin and server_stop, which also start
+# echoload, and server_systemd). Plus the reactors (io): one thread, but a thousand
 # coroutines switching under the annotations. The single-threaded suites (config, http_engine,
 # client_unit) and the loadtest sweep, which measures speed, stay out.
 # Any TSan report fails the run, from the test binaries or from any echod or echoload they start:
@@ -15,8 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 dir=${1:-build-tsan}
-tests=(${ECHOD_TSAN_TESTS:-runtime scheduler_over_backends io server_unit client_integration server_integration server_fault
-  server_admin server_stop server_systemd})
+tests=(${ECHOD_TSAN_TESTS:-runtime scheduler_over_backends io server_unit client_integration
+  server_integration server_fault server_admin server_stop server_systemd})
 # clang, not gcc: gcc 12's TSan runtime dies past 8128 live threads and fibers, and echod runs a
 # fiber per connection (tests hold 10,000); clang 14's runtime has no such limit.
 if [[ ! -f $dir/build.ninja ]]; then
