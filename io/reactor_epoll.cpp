@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <system_error>
+#include <utility>
 
 #include "io/buffer_pool.hpp"
 #include "runtime/scheduler.hpp"
@@ -53,6 +54,11 @@ class epoll_reactor final : public reactor {
   }
 
   const char* name() const override { return "epoll"; }
+
+  void close_after_fork() {
+    ::close(std::exchange(wake_fd_, -1));
+    ::close(std::exchange(epfd_, -1));
+  }
 
   int add_listener(int listen_fd, acceptors) override {
     if (listen_fd < 0) return -EBADF;
@@ -272,5 +278,7 @@ class epoll_reactor final : public reactor {
 std::unique_ptr<reactor> make_epoll_reactor(const reactor_options& opts) {
   return std::make_unique<epoll_reactor>(opts);
 }
+
+void close_after_fork(reactor& epoll) { static_cast<epoll_reactor&>(epoll).close_after_fork(); }
 
 }  // namespace echod::io

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -15,6 +14,7 @@
 
 #include "config/host_port.hpp"
 #include "io/address.hpp"
+#include "io/reactor.hpp"
 #include "server/http/http_parse.hpp"
 #include "server/http/line_reader.hpp"
 #include "server/http/status.hpp"
@@ -23,32 +23,15 @@ namespace echod::server {
 
 using namespace std::chrono_literals;
 
-// After EMFILE, ENFILE or ENOBUFS the pending connection stays queued and poll() would report it
-// again at once: wait this long before the next accept instead of spinning.
+// After EMFILE, ENFILE or ENOBUFS with nothing to evict, the pending connection stays queued:
+// wait this long before the next accept instead of spinning.
 constexpr auto accept_retry = 100ms;
-// The admin socket's listen(2) backlog: where clients wait between two turns of the master's
-// loop. The loop accepts until the queue is empty (evicting when the slots are full), so this
-// only needs to absorb a burst; a full queue would make a new client wait for a SYN retry (1 s).
+// The admin socket's listen(2) backlog: where clients wait while the acceptor works through a
+// burst. It accepts until the queue is empty (evicting when the slots are full), so this only
+// needs to absorb a burst; a full queue would make a new client wait for a SYN retry (1 s).
 constexpr int admin_backlog = 1024;
 // The fewest slots, however low the descriptor limit.
 constexpr std::size_t min_slots = 16;
-
-struct admin_server::connection {
-  explicit connection(int fd_, clock::time_point deadline_) : fd(fd_), deadline(deadline_) {}
-
-  int fd;
-  clock::time_point deadline;  // header_deadline until the request is whole, then response
-  http::line_reader lines;
-  std::size_t received = 0;
-  bool have_request_line = false;
-  http::method verb = http::method::other;
-  int minor = 1;
-  std::string target;
-  unsigned hosts = 0;  // Host fields seen: HTTP/1.1 needs exactly one
-  std::string out;     // the response, once known
-  std::size_t sent = 0;
-  bool done = false;  // closed: remove it
-};
 
 namespace {
 
@@ -76,14 +59,115 @@ std::size_t slots_for_fd_limit() {
                                  admin_server::max_connections);
 }
 
+// One request as read so far.
+struct request {
+  bool have_request_line = false;
+  http::method verb = http::method::other;
+  int minor = 1;
+  std::string target;
+  unsigned hosts = 0;  // Host fields seen: HTTP/1.1 needs exactly one
+};
+
+// Reads `fd` until the request's headers end: 0 (a whole request to route), the HTTP error to
+// answer, or -1 for a client to close without a word (it left, sent nothing, or missed
+// `until`; or the endpoint is stopping or evicted it).
+int read_request(io::reactor& r, int fd, runtime::deadline until, request& req) {
+  http::line_reader lines;
+  std::size_t received = 0;
+  char buf[4096];
+  for (;;) {
+    // One byte past the limit is enough to know the request is too large.
+    const std::size_t room = std::min(sizeof buf, admin_server::max_request_bytes + 1 - received);
+    const io::io_result n = r.read_some(fd, buf, room, until);
+    if (n == -ETIMEDOUT) spdlog::debug("admin: closing a connection that missed its deadline");
+    // The client left (or reset) before a whole request: answer a partial one if it still
+    // reads, say nothing to one that sent nothing.
+    if (n == 0) return received > 0 ? 400 : -1;
+    if (n < 0) return -1;
+    received += static_cast<std::size_t>(n);
+    const char* p = buf;
+    const char* end = buf + n;
+    while (p < end) {
+      std::string_view line;
+      switch (lines.next(p, end, admin_server::max_request_bytes, line)) {
+        case http::line_reader::result::partial:
+          break;
+        case http::line_reader::result::too_long:
+          return 431;
+        case http::line_reader::result::bad_eol:
+          return 400;
+        case http::line_reader::result::line:
+          if (!req.have_request_line) {
+            http::request_line rl;
+            if (const int status = http::parse_request_line(line, rl); status != 0) return status;
+            req.have_request_line = true;
+            req.verb = rl.verb;
+            req.minor = rl.minor;
+            req.target = rl.target;
+          } else if (line.empty()) {
+            return 0;  // the end of the headers: the request is whole
+          } else {
+            http::header_field f;
+            if (!http::parse_header_line(line, f)) return 400;
+            if (http::iequals(f.name, "host")) ++req.hosts;
+          }
+          break;
+      }
+    }
+    if (received > admin_server::max_request_bytes) return 431;
+  }
+}
+
+// The answer to `req`; `status` 0: a whole request to route, otherwise the error to answer.
+std::string answer(const request& req, int status,
+                   const std::function<master_snapshot()>& snapshot) {
+  const bool head = req.verb == http::method::head;
+  std::string_view path = req.target;
+  path = path.substr(0, path.find('?'));
+  if (status == 0 && req.minor == 1 && req.hosts != 1) status = 400;  // RFC 9112 §3.2
+  if (status == 0 && req.verb != http::method::get && !head) status = 405;
+  std::string out;
+  if (status != 0) {
+    const std::string body = std::string(http::reason_phrase(status)) + "\n";
+    out = response(status, text_plain, body, !head);
+  } else if (path == "/metrics") {
+    status = 200;
+    out = response(200, prometheus_content_type, render_prometheus(snapshot()), !head);
+  } else if (path == "/health") {
+    const master_snapshot s = snapshot();
+    status = s.unhealthy.empty() ? 200 : 503;
+    out = response(status, text_plain, render_health(s), !head);
+  } else if (path == "/stats") {
+    status = 200;
+    out = response(200, "application/json", render_json(snapshot()), !head);
+  } else {
+    status = 404;
+    out = response(404, text_plain, "not found; try /metrics, /health or /stats\n", !head);
+  }
+  spdlog::debug("admin: {} -> {}", req.target, status);
+  return out;
+}
+
+// Sends all of `out` by `until`; false if the client did not take it in time or went away.
+bool send_all(io::reactor& r, int fd, std::string_view out, runtime::deadline until) {
+  while (!out.empty()) {
+    const io::io_result n = r.write_some(fd, out.data(), out.size(), until);
+    if (n <= 0) return false;
+    out.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
 }  // namespace
 
 // The master raises its descriptor limit (check_fd_limit) before it builds the endpoint.
-admin_server::admin_server(std::function<master_snapshot()> snapshot)
-    : snapshot_(std::move(snapshot)), slots_(slots_for_fd_limit()) {}
+admin_server::admin_server(runtime::scheduler& sched, std::function<master_snapshot()> snapshot)
+    : sched_(sched), snapshot_(std::move(snapshot)), slots_(slots_for_fd_limit()) {}
 
 admin_server::~admin_server() {
-  for (auto& c : connections_) ::close(c.fd);
+  // Once the scheduler has run to its end every coroutine has closed its own socket; this is for
+  // an endpoint whose scheduler never ran.
+  close_after_fork();
 }
 
 config::result<io::listener> admin_server::open(const std::string& spec) {
@@ -109,13 +193,21 @@ bool admin_server::same_address(const std::string& a, const std::string& b) {
 
 void admin_server::serve(io::listener l) {
   const bool was_enabled = enabled();
-  listener_ = std::move(l);
-  address_ = listener_.valid() ? listener_.local_address().to_string() : "";
-  accept_paused_until_ = {};
-  if (!enabled()) {
+  if (acceptor_ != nullptr) {
+    // Shut down now, so the port refuses from this moment (Linux stops a listener on SHUT_RD),
+    // and closed by its acceptor: cancelled, that may still be about to run with a wake-up for
+    // it, so the descriptor must stay its own until it ends.
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    sched_.cancel(std::exchange(acceptor_, nullptr));
+    replaced_.push_back(std::exchange(listen_fd_, -1));
+  }
+  address_ = l.valid() ? l.local_address().to_string() : "";
+  if (!l.valid()) {
     if (was_enabled) spdlog::info("admin endpoint disabled");
     return;
   }
+  listen_fd_ = l.release();
+  acceptor_ = sched_.spawn([this, fd = listen_fd_] { accept_loop(fd); });
   spdlog::info("admin endpoint on {}", address_);
   if (address_.rfind("127.", 0) != 0 && address_.rfind("[::1]:", 0) != 0) {
     spdlog::warn(
@@ -125,213 +217,102 @@ void admin_server::serve(io::listener l) {
   }
 }
 
-void admin_server::add_pollfds(std::vector<pollfd>& fds) {
-  polled_.clear();
-  // Full slots do not stop accepting while some connection can be evicted for the newcomer.
-  const bool room =
-      open_ < slots_ || std::any_of(connections_.begin(), connections_.end(),
-                                    [](const connection& c) { return c.out.empty(); });
-  listener_polled_ = listener_.valid() && room && clock::now() >= accept_paused_until_;
-  if (listener_polled_) fds.push_back(pollfd{listener_.fd(), POLLIN, 0});
-  for (auto& c : connections_) {
-    const short events = c.out.empty() ? POLLIN : POLLOUT;
-    fds.push_back(pollfd{c.fd, events, 0});
-    polled_.push_back(&c);
-  }
-}
-
-void admin_server::handle(std::span<const pollfd> fds) {
-  const auto now = clock::now();
-  std::size_t i = 0;
-  if (listener_polled_ && i < fds.size()) {
-    if (fds[i].revents != 0 && fds[i].fd == listener_.fd()) accept_ready(now);
-    ++i;
-  }
-  for (std::size_t k = 0; k < polled_.size() && i < fds.size(); ++k, ++i) {
-    connection& c = *polled_[k];
-    if (fds[i].revents == 0 || c.done) continue;
-    if (c.out.empty()) {
-      on_readable(c);
-    } else {
-      on_writable(c);
-    }
-  }
-  polled_.clear();
-  listener_polled_ = false;
-  for (auto& c : connections_) {
-    if (!c.done && now >= c.deadline) {
-      spdlog::debug("admin: closing a connection that missed its {} deadline",
-                    c.out.empty() ? "request" : "response");
-      finish(c);
-    }
-  }
-  connections_.remove_if([](const connection& c) { return c.done; });
-}
-
-admin_server::clock::time_point admin_server::next_deadline() const {
-  auto next = clock::time_point::max();
-  for (const auto& c : connections_) next = std::min(next, c.deadline);
-  if (listener_.valid() && accept_paused_until_ > clock::now()) {
-    next = std::min(next, accept_paused_until_);
-  }
-  return next;
-}
-
 void admin_server::close_after_fork() {
-  if (listener_.valid()) ::close(listener_.release());
+  if (listen_fd_ >= 0) ::close(std::exchange(listen_fd_, -1));
+  for (const int fd : replaced_) ::close(fd);
+  replaced_.clear();
   for (auto& c : connections_) {
-    if (c.fd >= 0) ::close(c.fd);
-    c.fd = -1;
+    if (c.fd >= 0) ::close(std::exchange(c.fd, -1));
   }
-  connections_.clear();
-  open_ = 0;
 }
 
-void admin_server::accept_ready(clock::time_point now) {
-  // At most a slot-full per turn: a flood that connects as fast as this accepts (evicting as it
-  // goes) must not keep the master from its signals and workers.
-  for (std::size_t accepted = 0; accepted < slots_;) {
-    if (open_ >= slots_ && !evict_oldest_incomplete()) return;  // the rest wait in the backlog
-    const int fd = ::accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      ++accepted;
-      ++open_;
-      connection& c = connections_.emplace_back(fd, now + header_deadline);
-      on_readable(c);  // try first: the request is often there already
+void admin_server::accept_loop(int listen_fd) {
+  io::reactor& r = io::reactor::current();
+  r.add_listener(listen_fd, io::acceptors::one);
+  for (;;) {
+    if (busy_slots() >= slots_ && !evict_oldest_incomplete()) {
+      // Every slot holds a request being answered: the next client waits in the backlog.
+      slot_waiter_ = runtime::scheduler::current_coroutine();
+      const auto why = sched_.park();
+      slot_waiter_ = nullptr;
+      if (why == runtime::wake_reason::cancelled) break;
       continue;
     }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    // Out of descriptors: a silent client's descriptor is worth less than a new request.
-    if ((errno == EMFILE || errno == ENFILE) && evict_oldest_incomplete()) continue;
-    spdlog::warn("admin endpoint: accept: {}; retrying in {} ms", std::strerror(errno),
+    const int fd = r.accept(listen_fd, runtime::no_deadline);
+    // serve() replaced the socket (an accept woken before that fails on the shut-down socket),
+    // or the master is stopping.
+    if (fd < 0 && (fd == -ECANCELED || sched_.cancelled(sched_.current_coroutine()))) break;
+    if (fd >= 0) {
+      auto c = connections_.insert(connections_.end(), connection{fd});
+      c->coro = sched_.spawn([this, c] { serve_connection(c); });
+      // The new connection runs before the next accept: its request is often there already,
+      // and once it is read the connection can no longer be evicted by the clients behind it.
+      sched_.yield();
+      continue;
+    }
+    // Out of descriptors: a silent client's descriptor is worth less than a new request. The
+    // evicted connection runs first (it is ahead in the run queue) and closes its socket.
+    if ((fd == -EMFILE || fd == -ENFILE) && evict_oldest_incomplete()) {
+      sched_.yield();
+      continue;
+    }
+    spdlog::warn("admin endpoint: accept: {}; retrying in {} ms", io::error_text(fd),
                  std::chrono::duration_cast<std::chrono::milliseconds>(accept_retry).count());
-    accept_paused_until_ = now + accept_retry;
-    return;
+    if (sched_.sleep_for(accept_retry) == runtime::wake_reason::cancelled) break;
+  }
+  r.forget(listen_fd);
+  ::close(listen_fd);
+  if (listen_fd_ == listen_fd) {
+    listen_fd_ = -1;  // stopping
+  } else {
+    std::erase(replaced_, listen_fd);
+  }
+}
+
+void admin_server::serve_connection(conn_iter c) {
+  io::reactor& r = io::reactor::current();
+  // However the coroutine ends (answered, timed out, evicted, stopped, or unwound by the
+  // scheduler's destructor), it closes its socket, its entry goes and a waiting acceptor hears
+  // of the free slot. Only this coroutine ever touches the socket: one evicted or stopped is
+  // cancelled, and its reads and writes end with -ECANCELED.
+  struct cleanup {
+    admin_server& s;
+    conn_iter c;
+    ~cleanup() {
+      if (c->fd >= 0) {
+        io::reactor::current().forget(c->fd);
+        ::close(c->fd);
+      }
+      if (c->evicted) --s.evicting_;
+      s.connections_.erase(c);
+      if (s.slot_waiter_ != nullptr) s.sched_.wake(s.slot_waiter_);
+    }
+  } guard{*this, c};
+  request req;
+  const int status = read_request(r, c->fd, runtime::clock::now() + header_deadline, req);
+  if (status < 0) return;
+  c->whole = true;
+  const std::string out = answer(req, status, snapshot_);
+  if (!send_all(r, c->fd, out, runtime::clock::now() + response_deadline)) return;
+  // FIN after the response; then drop what the client sent beyond the request, so close() does
+  // not answer unread bytes with a reset that could destroy the response in flight.
+  ::shutdown(c->fd, SHUT_WR);
+  char sink[4096];
+  for (int i = 0; i < 16 && ::recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
   }
 }
 
 bool admin_server::evict_oldest_incomplete() {
   for (auto& c : connections_) {
-    if (!c.done && c.out.empty()) {
-      spdlog::debug("admin: all {} slots taken: closing the oldest connection without a request",
-                    slots_);
-      finish(c);
-      return true;
-    }
+    if (c.whole || c.evicted) continue;
+    spdlog::debug("admin: all {} slots taken: closing the oldest connection without a request",
+                  slots_);
+    c.evicted = true;
+    ++evicting_;
+    sched_.cancel(c.coro);
+    return true;
   }
   return false;
-}
-
-void admin_server::on_readable(connection& c) {
-  char buf[4096];
-  while (c.out.empty()) {
-    // One byte past the limit is enough to know the request is too large.
-    const std::size_t room = std::min(sizeof buf, max_request_bytes + 1 - c.received);
-    const ssize_t n = ::recv(c.fd, buf, room, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (n <= 0) {
-      // The client left (or reset) before a whole request: answer a partial one if it still
-      // reads, say nothing to one that sent nothing.
-      if (n == 0 && c.received > 0) {
-        respond(c, 400);
-      } else {
-        finish(c);
-      }
-      return;
-    }
-    c.received += static_cast<std::size_t>(n);
-    const char* p = buf;
-    const char* end = buf + n;
-    while (c.out.empty() && p < end) {
-      std::string_view line;
-      switch (c.lines.next(p, end, max_request_bytes, line)) {
-        case http::line_reader::result::partial:
-          break;
-        case http::line_reader::result::too_long:
-          respond(c, 431);
-          return;
-        case http::line_reader::result::bad_eol:
-          respond(c, 400);
-          return;
-        case http::line_reader::result::line:
-          if (!c.have_request_line) {
-            http::request_line rl;
-            const int status = http::parse_request_line(line, rl);
-            if (status != 0) return respond(c, status);
-            c.have_request_line = true;
-            c.verb = rl.verb;
-            c.minor = rl.minor;
-            c.target = rl.target;
-          } else if (line.empty()) {
-            return respond(c, 0);  // the end of the headers: the request is whole
-          } else {
-            http::header_field f;
-            if (!http::parse_header_line(line, f)) return respond(c, 400);
-            if (http::iequals(f.name, "host")) ++c.hosts;
-          }
-          break;
-      }
-    }
-    if (c.out.empty() && c.received > max_request_bytes) return respond(c, 431);
-  }
-}
-
-// `status` 0: a whole request to route; otherwise the error to answer.
-void admin_server::respond(connection& c, int status) {
-  const bool head = c.verb == http::method::head;
-  std::string_view path = c.target;
-  path = path.substr(0, path.find('?'));
-  if (status == 0 && c.minor == 1 && c.hosts != 1) status = 400;  // RFC 9112 §3.2
-  if (status == 0 && c.verb != http::method::get && !head) status = 405;
-  if (status != 0) {
-    const std::string body = std::string(http::reason_phrase(status)) + "\n";
-    c.out = response(status, text_plain, body, !head);
-  } else if (path == "/metrics") {
-    status = 200;
-    c.out = response(200, prometheus_content_type, render_prometheus(snapshot_()), !head);
-  } else if (path == "/health") {
-    const master_snapshot s = snapshot_();
-    status = s.unhealthy.empty() ? 200 : 503;
-    c.out = response(status, text_plain, render_health(s), !head);
-  } else if (path == "/stats") {
-    status = 200;
-    c.out = response(200, "application/json", render_json(snapshot_()), !head);
-  } else {
-    status = 404;
-    c.out = response(404, text_plain, "not found; try /metrics, /health or /stats\n", !head);
-  }
-  spdlog::debug("admin: {} -> {}", c.target, status);
-  c.deadline = clock::now() + response_deadline;
-  on_writable(c);
-}
-
-void admin_server::on_writable(connection& c) {
-  while (c.sent < c.out.size()) {
-    const ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // poll for POLLOUT
-    if (n <= 0) break;
-    c.sent += static_cast<std::size_t>(n);
-  }
-  finish(c);
-}
-
-void admin_server::finish(connection& c) {
-  if (c.done) return;
-  if (!c.out.empty()) {
-    // FIN after the response; then drop what the client sent beyond the request, so close()
-    // does not answer unread bytes with a reset that could destroy the response in flight.
-    ::shutdown(c.fd, SHUT_WR);
-    char sink[4096];
-    for (int i = 0; i < 16 && ::recv(c.fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
-    }
-  }
-  ::close(c.fd);
-  c.fd = -1;
-  c.done = true;
-  --open_;
 }
 
 }  // namespace echod::server

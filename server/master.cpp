@@ -1,7 +1,6 @@
 #include "server/master.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,9 +11,7 @@
 #include <list>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -38,48 +35,6 @@ namespace echod::server {
 namespace master_detail {
 
 using namespace std::chrono_literals;
-
-int master::run(const config::server_config& cfg, io::backend_kind backend,
-                listener_set::lease lease) {
-  start_generation(cfg, backend, std::move(lease), gen_state::serving);
-  std::vector<pollfd> fds;
-  std::vector<std::pair<generation*, worker_proc*>> owners;
-  while (!(stopping_ && live_workers() == 0)) {
-    fds.assign(1, pollfd{signals_.fd(), POLLIN, 0});
-    owners.assign(1, {nullptr, nullptr});
-    for (auto& g : gens_) {
-      for (auto& w : g.workers) {
-        if (w.ready_fd < 0) continue;
-        fds.push_back(pollfd{w.ready_fd, POLLIN, 0});
-        owners.emplace_back(&g, &w);
-      }
-    }
-    const std::size_t admin_first = fds.size();
-    admin_.add_pollfds(fds);
-    const auto deadline = std::min(next_deadline(), admin_.next_deadline());
-    int timeout = -1;
-    if (deadline != never) {
-      timeout = static_cast<int>(
-          std::max<long long>(0, to_ms(deadline - clock::now() + 999us)));  // round up
-    }
-    if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
-      spdlog::error("poll: {}", std::strerror(errno));
-      std::this_thread::sleep_for(10ms);
-    }
-    while (const auto sig = signals_.next()) on_signal(*sig);
-    for (std::size_t i = 1; i < admin_first; ++i) {
-      if (fds[i].revents != 0 && owners[i].second->ready_fd == fds[i].fd) {
-        on_ready(*owners[i].first, *owners[i].second);
-      }
-    }
-    on_timers();
-    drop_finished_generations();
-    admin_.handle(std::span(fds).subspan(admin_first));  // last: it reports the state just made
-  }
-  spdlog::info("stats: {}", counters_.sum().to_string());
-  spdlog::info("stopped");
-  return exit_code_;
-}
 
 void master::start_generation(const config::server_config& cfg, io::backend_kind backend,
                               listener_set::lease lease, gen_state state, bool admin_changes,
@@ -126,6 +81,7 @@ void master::fork_worker(generation& g, worker_proc& w) {
   w.pid = pid;
   w.started = clock::now();
   w.ready_fd = pipe_fds[0];
+  w.ready_waiter = watch_ready(w.ready_fd);
   w.ready = false;
   w.told_to_end = false;
   w.kill_at = never;
@@ -150,9 +106,10 @@ void master::start_failed(generation& g, worker_proc& w, const std::string& why)
 }
 
 void master::become_worker(generation& g, worker_proc& w, int ready_fd) {
-  // Only the master's own descriptors go: its signalfd, the admin endpoint's sockets, the other
-  // workers' ready pipes, and listeners this generation does not use (a removed address must
-  // close when the old workers end, not live on in the new ones).
+  // Only the master's own descriptors go: its loop's (see master_loop.cpp), its signalfd, the
+  // admin endpoint's sockets, the other workers' ready pipes, and listeners this generation does
+  // not use (a removed address must close when the old workers end, not live on in the new ones).
+  io::close_after_fork(reactor());
   ::close(signals_.fd());
   admin_.close_after_fork();
   for (auto& other : gens_) {
@@ -221,10 +178,7 @@ void master::reap() {
 void master::on_exit(generation& g, worker_proc& w, int status) {
   const pid_t pid = w.pid;
   const auto uptime = clock::now() - w.started;
-  if (w.ready_fd >= 0) {
-    ::close(w.ready_fd);
-    w.ready_fd = -1;
-  }
+  close_ready_pipe(w);
   counters_.release(w.counters, w.slots);
   w.counters = nullptr;
   w.pid = -1;
@@ -261,10 +215,13 @@ void master::on_exit(generation& g, worker_proc& w, int status) {
 
 void master::on_ready(generation& g, worker_proc& w) {
   char byte = 0;
+  w.ready_waiter = nullptr;  // it has woken: this is its event
   const ssize_t n = ::read(w.ready_fd, &byte, 1);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
-  ::close(w.ready_fd);
-  w.ready_fd = -1;
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+    w.ready_waiter = watch_ready(w.ready_fd);
+    return;
+  }
+  close_ready_pipe(w);
   if (n != 1) return;  // it died before it was ready: reap() tells the rest
   w.was_ready = true;
   w.ready = true;

@@ -1,6 +1,7 @@
 // The master process: opens the listeners, forks the workers and supervises them until told to
-// stop. Its loop waits on a signalfd and the workers' ready pipes; signals only ever become
-// events in that loop:
+// stop. It runs on one scheduler thread over epoll (master_loop.cpp), whose coroutines wait on a
+// signalfd, the workers' ready pipes, the workers' deadlines and the admin endpoint; signals only
+// ever become events in that loop:
 //   SIGTERM, SIGINT, SIGQUIT  graceful stop: every worker is told to stop (SIGTERM) and is
 //                             killed if still running shutdown_timeout + 1 s later; exit 0.
 //                             A second one kills the workers at once.

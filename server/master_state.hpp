@@ -1,6 +1,7 @@
-// The master's private state, shared by master.cpp (the loop, workers, signals) and
-// master_reload.cpp (reload, retire, the admin snapshot): worker processes grouped in
-// generations, and the master class that owns them. Not for use outside the master.
+// The master's private state, shared by master.cpp (workers, signals, stop), master_loop.cpp
+// (its scheduler: the waits and where events run) and master_reload.cpp (reload, retire, the
+// admin snapshot): worker processes grouped in generations, and the master class that owns them.
+// Not for use outside the master.
 #pragma once
 
 #include <sys/types.h>
@@ -8,13 +9,16 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <string>
 #include <vector>
 
 #include "config/server_config.hpp"
 #include "io/backend.hpp"
+#include "io/reactor_epoll.hpp"
 #include "io/socket.hpp"
+#include "runtime/scheduler.hpp"
 #include "server/admin_server.hpp"
 #include "server/backoff.hpp"
 #include "server/exit_codes.hpp"
@@ -48,7 +52,8 @@ struct worker_proc {
   unsigned index = 1;  // 1-based
   pid_t pid = -1;      // -1: not running
   clock::time_point started{};
-  int ready_fd = -1;       // read end of the worker's ready pipe, until it reports
+  int ready_fd = -1;  // read end of the worker's ready pipe, until it reports
+  runtime::coroutine* ready_waiter = nullptr;  // parked on ready_fd (watch_ready)
   bool was_ready = false;  // this index has served at least once in its generation
   bool ready = false;      // this process has reported ready (was_ready survives a respawn)
   bool told_to_end = false;
@@ -87,7 +92,7 @@ class master {
         listeners_(std::move(listeners)),
         signals_({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD}),
         counters_(counter_slots),
-        admin_([this] { return snapshot(); }),
+        admin_(sched_, [this] { return snapshot(); }),
         admin_spec_(std::move(admin_spec)),
         pid_file_(std::move(pid)),
         master_pid_(getpid()) {
@@ -97,6 +102,21 @@ class master {
   int run(const config::server_config& cfg, io::backend_kind backend, listener_set::lease lease);
 
  private:
+  // ---- master_loop.cpp: the coroutines, which only wait, and the events they hand over ----
+  void watch_signals();
+  void watch_deadlines();
+  // Starts a coroutine that waits for a byte (or EOF) on `fd`, a worker's ready pipe.
+  runtime::coroutine* watch_ready(int fd);
+  // From a coroutine: runs `event` on the scheduler's own stack and parks until it has run.
+  // False: the master is stopping (the coroutine should end).
+  bool on_host(std::function<void()> event);
+  // After every event: drops finished generations, ends the loop once stopping is complete,
+  // and lets watch_deadlines() see the deadlines the event changed.
+  void settle();
+  void close_ready_pipe(worker_proc& w);
+  io::reactor& reactor() { return static_cast<io::reactor&>(sched_.io()); }
+
+  // ---- master.cpp and master_reload.cpp: the events ----
   // `admin_changes`: promoting it moves the admin endpoint to `admin` (invalid: off).
   void start_generation(const config::server_config& cfg, io::backend_kind backend,
                         listener_set::lease lease, gen_state state, bool admin_changes = false,
@@ -144,6 +164,13 @@ class master {
   bool reload_again_ = false;
   bool warned_counters_ = false;
   int exit_code_ = exit_code::ok;
+  bool done_ = false;  // stopping is complete: the coroutines are cancelled, the loop ends
+  runtime::coroutine* deadlines_ = nullptr;  // watch_deadlines()
+  bool deadlines_idle_ = false;              // ... parked until the next deadline
+  // Last, so that it is destroyed first: unwinding a coroutine may touch the members above.
+  // One thread over epoll, whatever backend the workers use. admin_ holds it before it is built
+  // and uses it only from the constructor's body on.
+  runtime::scheduler sched_{io::make_epoll_reactor(), runtime::scheduler::options{}};
 };
 
 }  // namespace echod::server::master_detail

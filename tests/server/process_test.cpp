@@ -157,9 +157,10 @@ TEST(process_errors, bad_command_lines_exit_2) {
 }
 
 TEST(process_errors, no_descriptor_for_a_worker_at_start_exits_1_after_retries) {
-  // Five descriptors: stdio, the listener and the signalfd leave none for a ready pipe.
+  // Seven descriptors: stdio, the listener, the signalfd and the master's loop (its epoll and
+  // wake descriptors) leave none for a ready pipe.
   echod_process e({"--set", "listen=127.0.0.1:0", "--set", "processes=1"}, false,
-                  {"/usr/bin/prlimit", "--nofile=5:5"});
+                  {"/usr/bin/prlimit", "--nofile=7:7"});
   const auto status = e.proc().wait_exit(15s);
   const std::string log = e.final_log();
   EXPECT_EQ(exit_of(status), "exited 1") << log;
