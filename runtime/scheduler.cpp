@@ -96,6 +96,8 @@ scheduler::~scheduler() {
 
 scheduler* scheduler::current() { return current_scheduler; }
 
+void scheduler::leave_after_fork() { current_scheduler = nullptr; }
+
 coroutine* scheduler::current_coroutine() {
   return current_scheduler != nullptr ? current_scheduler->running_ : nullptr;
 }

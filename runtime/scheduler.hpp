@@ -47,6 +47,12 @@ class scheduler {
   static scheduler* current();
   /// The coroutine running on this thread, or nullptr on the scheduler's own stack.
   static coroutine* current_coroutine();
+  /// In a child forked between turns of this thread's run() (a task posted to the mailbox may
+  /// fork): the child never goes back into that loop, yet it is still inside run(), so current()
+  /// would go on naming the parent's scheduler, whose poller the child must not use. This makes
+  /// no scheduler current; a scheduler the child runs then is the only one current() names, and
+  /// none is once that run() returns. The parent's scheduler object is left as it is.
+  static void leave_after_fork();
 
   /// Starts `body` as a new coroutine (it first runs on a later turn). The handle stays valid until
   /// the coroutine finishes.

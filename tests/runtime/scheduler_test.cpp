@@ -2,6 +2,9 @@
 // exceptions, teardown, scale, cross-thread posts, and what it asks of its poller.
 #include "runtime/scheduler.hpp"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <random>
 #include <stdexcept>
@@ -310,6 +313,34 @@ TEST_F(scheduler_test, post_from_another_thread_wakes_a_sleeping_loop) {
   EXPECT_EQ(seen, wake_reason::woken);
   EXPECT_LT(clock::now() - start, 5s);
   EXPECT_GE(p.interrupts(), 1u);  // post() is what ended the blocked poll
+}
+
+// echod's master forks its workers from a task in its scheduler's mailbox; each worker then runs
+// a scheduler of its own on the same thread (server/worker.cpp).
+TEST_F(scheduler_test, a_child_forked_between_turns_leaves_the_parents_scheduler_for_its_own) {
+  auto parent = make_scheduler();
+  int status = -1;
+  parent->spawn([&] {
+    parent->post([&] {
+      const pid_t pid = ::fork();
+      if (pid != 0) {
+        if (pid > 0) ::waitpid(pid, &status, 0);
+        return;
+      }
+      // The child: still inside parent->run(), where current() is the parent.
+      bool ok = scheduler::current() == parent.get();
+      scheduler::leave_after_fork();
+      ok = ok && scheduler::current() == nullptr;
+      auto own = make_scheduler();
+      own->spawn([&] { ok = ok && scheduler::current() == own.get(); });
+      own->run();
+      ok = ok && scheduler::current() == nullptr;
+      ::_exit(ok ? 0 : 1);
+    });
+  });
+  parent->run();
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 // A pool stopping threads blocked in their pollers: scheduler_over_backends_test.cpp, over the
