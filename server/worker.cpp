@@ -1,22 +1,21 @@
 #include "server/worker.hpp"
 
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "io/reactor_epoll.hpp"
 #include "runtime/scheduler_pool.hpp"
 #include "server/exit_codes.hpp"
 #include "server/logging.hpp"
@@ -30,6 +29,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using runtime::clock;
+using runtime::no_deadline;
 
 // A thread that has neither started nor failed by then is stuck (it only creates a reactor).
 constexpr auto startup_limit = 10s;
@@ -39,107 +39,103 @@ constexpr auto startup_limit = 10s;
 // stop_margin (1 s), after which it kills the worker.
 constexpr auto ending_grace = 500ms;
 
-// The scheduler threads report here whether they started; the main thread waits for all of them.
-class startup_gate {
- public:
-  explicit startup_gate(std::size_t threads) : threads_(threads) {}
-
-  void started() {
-    std::lock_guard lock(m_);
-    ++started_;
-    cv_.notify_all();
+void log_uncaught(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("a coroutine ended with an exception: {}", ex.what());
+  } catch (...) {
+    spdlog::error("a coroutine ended with a non-standard exception");
   }
-  void failed(std::string why) {
-    std::lock_guard lock(m_);
-    failures_.push_back(std::move(why));
-    cv_.notify_all();
-  }
-  enum class outcome { started, failed, stuck };
-  /// Waits until every thread started, one failed, or startup_limit passed; `failures` says why.
-  outcome wait(std::vector<std::string>& failures) {
-    std::unique_lock lock(m_);
-    const bool settled = cv_.wait_for(lock, startup_limit,
-                                      [&] { return !failures_.empty() || started_ == threads_; });
-    failures = failures_;
-    if (!failures.empty()) return outcome::failed;
-    if (!settled) {
-      failures.push_back("threads did not start within 10 s");
-      return outcome::stuck;
-    }
-    return outcome::started;
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  std::size_t threads_;
-  std::size_t started_ = 0;
-  std::vector<std::string> failures_;
-};
-
-int poll_timeout_ms(clock::time_point until) {
-  if (until == clock::time_point::max()) return -1;
-  const auto left = until - clock::now();
-  if (left <= clock::duration::zero()) return 0;
-  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
 }
 
-// One worker process once its signals and plan are set up: starts the scheduler threads, then
-// runs the main thread's loop (signals, deadlines, threads ending) until every thread has ended.
+// One worker process once its signals and plan are set up. Its main thread runs a scheduler of
+// its own over epoll (main_), as the master does, with one coroutine on it: the supervisor. It
+// waits for the scheduler threads to start, then for a signal or the end of the current phase,
+// whichever comes first, until every thread has ended. The threads report (started, failed,
+// done) by posting to main_'s mailbox: each report runs on the main thread between turns and
+// wakes the supervisor, so the state here is only ever touched by the main thread, and the
+// phases change in the supervisor alone, one at a time.
 class worker_process {
  public:
   worker_process(const worker_args& args, const worker_plan& plan, signal_reader& signals,
-                 stats::thread_counters* counters)
+                 stats::thread_counters* counters, std::unique_ptr<io::reactor> loop)
       : args_(args),
         plan_(plan),
         signals_(signals),
         counters_(counters),
         threads_(config::resolved_threads(plan.cfg)),
-        gate_(threads_) {}
-  ~worker_process() {
-    if (done_fd_ >= 0) ::close(done_fd_);
-  }
+        main_(std::move(loop), {.on_uncaught_exception = log_uncaught}) {}
 
-  /// Starts every thread; on failure logs why and returns false (nothing was accepted).
-  bool start();
-  /// Tells the master we serve, then serves until told to end; returns the exit code.
-  int serve();
+  /// Starts the threads, tells the master we serve, serves until told to end and every thread
+  /// has ended; returns the exit code. Nothing is accepted unless every thread started.
+  int run();
 
  private:
+  bool start_threads();
+  void supervise();
+  bool threads_started();
+  void announce_ready();
+  /// From a scheduler thread: runs `event` on the main thread, then wakes the supervisor.
+  void report(std::function<void()> event);
+  void on_signal(int sig);
+  void on_phase_end();
   void on_each_thread(void (worker_thread::*fn)());
   void begin_retire();
   void begin_closing(clock::duration grace, const char* why);
   void begin_ending();
   std::uint64_t open_connections() const;
+  io::reactor& reactor() { return static_cast<io::reactor&>(main_.io()); }
 
   const worker_args& args_;
   const worker_plan& plan_;
   signal_reader& signals_;
   stats::thread_counters* counters_;
   const unsigned threads_;
-  startup_gate gate_;
-  int done_fd_ = -1;  // each thread adds 1 when its last coroutine has ended
   std::vector<std::unique_ptr<worker_thread>> per_thread_;
+  runtime::scheduler main_;  // before pool_: the threads post to it until they are joined
   std::unique_ptr<runtime::scheduler_pool> pool_;
+  runtime::coroutine* supervisor_ = nullptr;
+
+  // What the threads reported (report()).
+  unsigned started_ = 0;
+  std::vector<std::string> failures_;
+  unsigned threads_done_ = 0;
 
   enum class phase { serving, retiring, closing, ending };
   phase phase_ = phase::serving;
-  clock::time_point retire_end_ = clock::time_point::max();
-  clock::time_point force_at_ = clock::time_point::max();
+  runtime::deadline phase_end_ = no_deadline;  // on_phase_end() then
+  int exit_code_ = exit_code::ok;
 };
 
-bool worker_process::start() {
-  done_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (done_fd_ < 0) {
-    spdlog::error("cannot start: eventfd: {}", std::strerror(errno));
-    return false;
-  }
+int worker_process::run() {
+  if (!start_threads()) return exit_code::cannot_start;
+  supervisor_ = main_.spawn([this] {
+    supervise();
+    supervisor_ = nullptr;  // late reports (a thread ending after a failed start) wake no one
+  });
+  main_.run();
+  pool_->join();
+  return exit_code_;
+}
+
+void worker_process::report(std::function<void()> event) {
+  main_.post([this, event = std::move(event)] {
+    event();
+    if (supervisor_ != nullptr) main_.wake(supervisor_);
+  });
+}
+
+bool worker_process::start_threads() {
   for (unsigned i = 0; i < threads_; ++i) {
-    per_thread_.push_back(std::make_unique<worker_thread>(plan_, counters_[i], [fd = done_fd_] {
-      const std::uint64_t one = 1;
-      [[maybe_unused]] const ssize_t w = ::write(fd, &one, sizeof one);
-    }));
+    per_thread_.push_back(std::make_unique<worker_thread>(
+        plan_, counters_[i], [this] { report([this] { ++threads_done_; }); }));
   }
+  const auto failed = [this](std::size_t i, const std::exception& e) {
+    report([this, why = "thread " + std::to_string(i) + ": " + e.what()] {
+      failures_.push_back(why);
+    });
+  };
 
   const config::server_config& cfg = plan_.cfg;
   runtime::scheduler_pool::options opts;
@@ -149,15 +145,7 @@ bool worker_process::start() {
   opts.per_thread.stack_size = cfg.stack_size;
   opts.per_thread.max_cached_stacks =
       std::min<std::size_t>(cfg.coroutines + plan_.listen_fds.size() + 1, 1024);
-  opts.per_thread.on_uncaught_exception = [](std::exception_ptr e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("a coroutine ended with an exception: {}", ex.what());
-    } catch (...) {
-      spdlog::error("a coroutine ended with a non-standard exception");
-    }
-  };
+  opts.per_thread.on_uncaught_exception = log_uncaught;
   const io::reactor_options reactor_opts{
       .ring_entries = cfg.io_uring_entries,
       .buffer_size = cfg.buffer_size,
@@ -170,22 +158,22 @@ bool worker_process::start() {
   try {
     pool_ = std::make_unique<runtime::scheduler_pool>(
         opts,
-        [this, reactor_opts](std::size_t i) -> std::unique_ptr<runtime::poller> {
+        [this, reactor_opts, failed](std::size_t i) -> std::unique_ptr<runtime::poller> {
           try {
             io::reactor_options thread_opts = reactor_opts;
             thread_opts.counters = &counters_[i].io;
             return io::make_reactor(args_.backend, thread_opts);
           } catch (const std::exception& e) {
-            gate_.failed("thread " + std::to_string(i) + ": " + e.what());
+            failed(i, e);
             throw;
           }
         },
-        [this](runtime::scheduler& sched, std::size_t i) {
+        [this, failed](runtime::scheduler& sched, std::size_t i) {
           try {
             per_thread_[i]->start(sched);
-            gate_.started();
+            report([this] { ++started_; });
           } catch (const std::exception& e) {
-            gate_.failed("thread " + std::to_string(i) + ": " + e.what());
+            failed(i, e);
             throw;
           }
         });
@@ -193,16 +181,93 @@ bool worker_process::start() {
     spdlog::error("cannot start: cannot create a scheduler thread: {}", e.what());
     return false;
   }
+  return true;
+}
 
-  std::vector<std::string> failures;
-  const auto outcome = gate_.wait(failures);
-  if (outcome == startup_gate::outcome::started) return true;
-  for (const auto& f : failures) spdlog::error("cannot start: {}", f);
-  // A stuck thread would hang join(): leave at once. No thread has accepted anything yet.
-  if (outcome == startup_gate::outcome::stuck) std::_Exit(exit_code::cannot_start);
-  pool_->stop();
-  pool_->join();
-  return false;
+void worker_process::supervise() {
+  if (!threads_started()) {
+    exit_code_ = exit_code::cannot_start;
+    pool_->stop();  // the threads that did start end (run() joins them); none has accepted
+    return;
+  }
+  announce_ready();
+  while (threads_done_ < threads_) {
+    // A report wakes this wait early too: it then returns 0 with no signal pending.
+    const int got = reactor().wait_readable(signals_.fd(), phase_end_);
+    if (got == 0) {
+      while (const auto sig = signals_.next()) on_signal(*sig);
+    } else if (got == -ETIMEDOUT) {
+      on_phase_end();
+    } else {
+      // Deaf to the master, which would have to kill us: end now instead.
+      spdlog::error("cannot wait for signals: {}; stopping", std::strerror(-got));
+      exit_code_ = exit_code::failure;
+      pool_->stop();
+      break;
+    }
+  }
+  reactor().forget(signals_.fd());
+  if (exit_code_ == exit_code::ok && phase_ == phase::serving) {
+    spdlog::error("every scheduler thread ended while serving; exiting");
+    exit_code_ = exit_code::failure;
+  }
+}
+
+bool worker_process::threads_started() {
+  const runtime::deadline limit = clock::now() + startup_limit;
+  while (failures_.empty() && started_ < threads_) {
+    if (clock::now() >= limit) {
+      spdlog::error("cannot start: threads did not start within 10 s");
+      // A stuck thread would hang join(): leave at once. No thread has accepted anything yet.
+      std::_Exit(exit_code::cannot_start);
+    }
+    main_.park(limit);
+  }
+  for (const auto& f : failures_) spdlog::error("cannot start: {}", f);
+  return failures_.empty();
+}
+
+void worker_process::announce_ready() {
+  // Every thread is up: only now may any of them take a connection.
+  on_each_thread(&worker_thread::open);
+  if (args_.ready_fd >= 0) {
+    const char ready = 'R';
+    [[maybe_unused]] const ssize_t w = ::write(args_.ready_fd, &ready, 1);
+    ::close(args_.ready_fd);
+  }
+  spdlog::info(
+      "ready (pid {}, generation {}): {} thread{} on {}, service {}, up to {} "
+      "connections per thread",
+      getpid(), args_.generation, threads_, threads_ == 1 ? "" : "s",
+      io::backend_name(args_.backend), config::name_of(plan_.cfg.service), plan_.cfg.coroutines);
+}
+
+void worker_process::on_signal(int sig) {
+  if (sig == SIGTERM && (phase_ == phase::serving || phase_ == phase::retiring)) {
+    begin_closing(plan_.cfg.shutdown_timeout, "stop");
+  } else if (sig == SIGQUIT && phase_ == phase::serving) {
+    begin_retire();
+  }
+}
+
+void worker_process::on_phase_end() {
+  switch (phase_) {
+    case phase::serving:  // has no end
+      break;
+    case phase::retiring:
+      begin_closing(retire_closing_grace, "retire: shutdown_timeout passed");
+      break;
+    case phase::closing:
+      begin_ending();
+      break;
+    case phase::ending: {
+      const std::uint64_t open = open_connections();
+      spdlog::warn("stop: forcing {} connection{} closed", open, open == 1 ? "" : "s");
+      pool_->stop();  // cancels every coroutine: reads and writes in progress end with ECANCELED
+      phase_end_ = no_deadline;
+      break;
+    }
+  }
 }
 
 void worker_process::on_each_thread(void (worker_thread::*fn)()) {
@@ -221,59 +286,6 @@ std::uint64_t worker_process::open_connections() const {
   return sum;
 }
 
-int worker_process::serve() {
-  // Every thread is up: only now may any of them take a connection.
-  on_each_thread(&worker_thread::open);
-  if (args_.ready_fd >= 0) {
-    const char ready = 'R';
-    [[maybe_unused]] const ssize_t w = ::write(args_.ready_fd, &ready, 1);
-    ::close(args_.ready_fd);
-  }
-  spdlog::info(
-      "ready (pid {}, generation {}): {} thread{} on {}, service {}, up to {} "
-      "connections per thread",
-      getpid(), args_.generation, threads_, threads_ == 1 ? "" : "s",
-      io::backend_name(args_.backend), config::name_of(plan_.cfg.service), plan_.cfg.coroutines);
-
-  std::uint64_t threads_done = 0;
-  pollfd fds[2] = {{signals_.fd(), POLLIN, 0}, {done_fd_, POLLIN, 0}};
-  while (threads_done < threads_) {
-    if (::poll(fds, 2, poll_timeout_ms(std::min(retire_end_, force_at_))) < 0 && errno != EINTR) {
-      spdlog::error("poll: {}", std::strerror(errno));
-      break;
-    }
-    while (const auto sig = signals_.next()) {
-      if (*sig == SIGTERM && (phase_ == phase::serving || phase_ == phase::retiring)) {
-        begin_closing(plan_.cfg.shutdown_timeout, "stop");
-      } else if (*sig == SIGQUIT && phase_ == phase::serving) {
-        begin_retire();
-      }
-    }
-    std::uint64_t ended = 0;
-    if (::read(done_fd_, &ended, sizeof ended) == static_cast<ssize_t>(sizeof ended)) {
-      threads_done += ended;
-    }
-    const auto now = clock::now();
-    if (phase_ == phase::retiring && now >= retire_end_) {
-      begin_closing(retire_closing_grace, "retire: shutdown_timeout passed");
-    }
-    if (phase_ == phase::closing && now >= force_at_) {
-      begin_ending();
-    } else if (phase_ == phase::ending && now >= force_at_) {
-      const std::uint64_t open = open_connections();
-      spdlog::warn("stop: forcing {} connection{} closed", open, open == 1 ? "" : "s");
-      pool_->stop();  // cancels every coroutine: reads and writes in progress end with ECANCELED
-      force_at_ = clock::time_point::max();
-    }
-  }
-  pool_->join();
-  if (phase_ == phase::serving) {
-    spdlog::error("every scheduler thread ended while serving; exiting");
-    return exit_code::failure;
-  }
-  return exit_code::ok;
-}
-
 // Both phases tell the threads first and log after: whoever reads the log line (a test, an
 // operator) may rely on every thread having been told.
 void worker_process::begin_retire() {
@@ -285,7 +297,7 @@ void worker_process::begin_retire() {
       open, open == 1 ? "" : "s", open == 1 ? "it" : "they", open == 1 ? "s" : "",
       config::to_seconds(plan_.cfg.shutdown_timeout));
   phase_ = phase::retiring;
-  retire_end_ = clock::now() + plan_.cfg.shutdown_timeout;
+  phase_end_ = clock::now() + plan_.cfg.shutdown_timeout;
 }
 
 void worker_process::begin_closing(clock::duration grace, const char* why) {
@@ -294,8 +306,7 @@ void worker_process::begin_closing(clock::duration grace, const char* why) {
   spdlog::info("{}: closing {} connection{} (within {} ms)", why, open, open == 1 ? "" : "s",
                std::chrono::duration_cast<std::chrono::milliseconds>(grace).count());
   phase_ = phase::closing;
-  retire_end_ = clock::time_point::max();
-  force_at_ = clock::now() + grace;
+  phase_end_ = clock::now() + grace;
 }
 
 void worker_process::begin_ending() {
@@ -307,12 +318,15 @@ void worker_process::begin_ending() {
       open, open == 1 ? "" : "s",
       std::chrono::duration_cast<std::chrono::milliseconds>(ending_grace).count());
   phase_ = phase::ending;
-  force_at_ = clock::now() + ending_grace;
+  phase_end_ = clock::now() + ending_grace;
 }
 
 }  // namespace
 
 int run_worker(const worker_args& args) {
+  // We are the child of a fork the master made between turns of its scheduler (master_loop.cpp),
+  // on this thread: that loop is not ours, and the scheduler we run is the only one current.
+  runtime::scheduler::leave_after_fork();
   const std::string name = "worker " + std::to_string(args.index);
   set_process_title("echod: " + name);
   init_logging(name, args.cfg.log_level);
@@ -335,10 +349,17 @@ int run_worker(const worker_args& args) {
   // Counters the master cannot see are still counted: the data path never checks for null.
   std::vector<stats::thread_counters> private_counters(
       args.counters == nullptr ? config::resolved_threads(args.cfg) : 0);
+  std::unique_ptr<io::reactor> loop;
+  try {
+    loop = io::make_epoll_reactor();
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return exit_code::cannot_start;
+  }
   worker_process worker(args, plan, signals,
-                        args.counters != nullptr ? args.counters : private_counters.data());
-  if (!worker.start()) return exit_code::cannot_start;
-  return worker.serve();
+                        args.counters != nullptr ? args.counters : private_counters.data(),
+                        std::move(loop));
+  return worker.run();
 }
 
 }  // namespace echod::server

@@ -1,6 +1,7 @@
 // A worker process: T scheduler threads (runtime::scheduler_pool), each with its own reactor,
-// acceptors on the inherited listeners and up to `coroutines` connections; its main thread only
-// waits for signals from the master and enforces the deadlines of the two ways a worker ends:
+// acceptors on the inherited listeners and up to `coroutines` connections; its main thread (a
+// scheduler of its own over epoll, as the master's) only waits for signals from the master and
+// enforces the deadlines of the two ways a worker ends:
 //   SIGTERM (stop): close every connection politely (worker_thread "closing"); after
 //                   shutdown_timeout stop reading the busy ones, let each answer what it has read
 //                   and end with FIN ("ending"), cancel whatever is left 0.5 s later, exit 0.
