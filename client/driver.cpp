@@ -199,7 +199,15 @@ run_result run_load(const options& o, const run_hooks& hooks) {
         }
       });
 
-  // Wait for the end, reporting each interval once every thread has finished it.
+  // Wait for the end, reporting each interval once every thread has finished it. This thread
+  // only waits, and on nothing that is a descriptor, so a condition variable with a deadline is
+  // the whole of it; echod's master and workers run a scheduler over epoll on their main thread
+  // because they wait on descriptors (a signalfd, pipes), which a condition variable cannot.
+  // The connections' ends notify it. Two things cannot, and are looked at every 100 ms: the
+  // interrupt flag (a signal handler may neither lock nor post) and the intervals the threads
+  // finished (progress prints once a second, at most 100 ms late). A scheduler would look at
+  // both on the same 100 ms timer, with an epoll set and an eventfd added to wake it; only an
+  // interrupt that arrives as a descriptor (a signalfd from the caller) would remove the slice.
   timeline_collector collector(threads);
   bool finished = false;
   for (;;) {
@@ -209,7 +217,7 @@ run_result run_load(const options& o, const run_hooks& hooks) {
     if (hooks.on_progress) {
       for (const interval& i : collector.collect(states)) hooks.on_progress(i);
     }
-    // Short slices: a signal handler can only set a flag, which is polled here.
+    // Short slices, for the flag and the progress (see above).
     if (all_done.wait_until(
             std::min(plan.clock.measure_end, now + std::chrono::milliseconds(100)))) {
       finished = true;
