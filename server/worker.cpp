@@ -253,21 +253,18 @@ void worker_process::on_signal(int sig) {
 void worker_process::on_phase_end() {
   switch (phase_) {
     case phase::serving:  // has no end
-      break;
+      return;
     case phase::retiring:
-      begin_closing(retire_closing_grace, "retire: shutdown_timeout passed");
-      break;
+      return begin_closing(retire_closing_grace, "retire: shutdown_timeout passed");
     case phase::closing:
-      begin_ending();
+      return begin_ending();
+    case phase::ending:
       break;
-    case phase::ending: {
-      const std::uint64_t open = open_connections();
-      spdlog::warn("stop: forcing {} connection{} closed", open, open == 1 ? "" : "s");
-      pool_->stop();  // cancels every coroutine: reads and writes in progress end with ECANCELED
-      phase_end_ = no_deadline;
-      break;
-    }
   }
+  const std::uint64_t open = open_connections();
+  spdlog::warn("stop: forcing {} connection{} closed", open, open == 1 ? "" : "s");
+  pool_->stop();  // cancels every coroutine: reads and writes in progress end with ECANCELED
+  phase_end_ = no_deadline;
 }
 
 void worker_process::on_each_thread(void (worker_thread::*fn)()) {
