@@ -246,6 +246,7 @@ server_config parse_server_config(std::string_view json_text, std::string_view s
   read_overload(r, c.overload);
   read_admin(r, c.listen, c.admin);
   read_pid_file(r, c.pid_file);
+  r.read_duration("upgrade_timeout", c.upgrade_timeout, 0, max_timeout_seconds, false);
   r.finish();
   return c;
 } catch (const nlohmann::json::exception& e) {
@@ -303,6 +304,7 @@ nlohmann::ordered_json ordered(const server_config& c) {
   j["admin"] = c.admin.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.admin);
   j["pid_file"] =
       c.pid_file.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.pid_file);
+  j["upgrade_timeout"] = seconds(c.upgrade_timeout);
   return j;
 }
 

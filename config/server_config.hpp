@@ -73,6 +73,8 @@ struct server_config {
   overload_policy overload;
   std::string admin;     // the master's metrics/health endpoint, "host:port"; "" = disabled
   std::string pid_file;  // the master writes its PID here (atomically) and removes it; "" = none
+  // SIGUSR2 (binary upgrade): how long the new master may take to be ready; > 0
+  duration upgrade_timeout = std::chrono::seconds(30);
 
   bool operator==(const server_config&) const = default;
 };

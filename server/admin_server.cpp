@@ -191,16 +191,24 @@ bool admin_server::same_address(const std::string& a, const std::string& b) {
   return x && y ? x->canonical() == y->canonical() : a == b;
 }
 
+void admin_server::stop_acceptor() {
+  if (acceptor_ == nullptr) return;
+  // Closed by its acceptor: cancelled, that may still be about to run with a wake-up for it, so
+  // the descriptor must stay its own until it ends.
+  sched_.cancel(std::exchange(acceptor_, nullptr));
+  replaced_.push_back(std::exchange(listen_fd_, -1));
+}
+
+void admin_server::hand_over() {
+  stop_acceptor();
+  address_.clear();
+}
+
 void admin_server::serve(io::listener l) {
   const bool was_enabled = enabled();
-  if (acceptor_ != nullptr) {
-    // Shut down now, so the port refuses from this moment (Linux stops a listener on SHUT_RD),
-    // and closed by its acceptor: cancelled, that may still be about to run with a wake-up for
-    // it, so the descriptor must stay its own until it ends.
-    ::shutdown(listen_fd_, SHUT_RDWR);
-    sched_.cancel(std::exchange(acceptor_, nullptr));
-    replaced_.push_back(std::exchange(listen_fd_, -1));
-  }
+  // Shut down now, so the port refuses from this moment (Linux stops a listener on SHUT_RD).
+  if (acceptor_ != nullptr) ::shutdown(listen_fd_, SHUT_RDWR);
+  stop_acceptor();
   address_ = l.valid() ? l.local_address().to_string() : "";
   if (!l.valid()) {
     if (was_enabled) spdlog::info("admin endpoint disabled");

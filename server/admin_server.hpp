@@ -53,7 +53,13 @@ class admin_server {
   /// endpoint on HOST:PORT" (the bound port) or "admin endpoint disabled", and warns when not on
   /// loopback. On the scheduler's thread, inside or before its run().
   void serve(io::listener l);
+  /// Stops serving without shutting the socket down, unlike serve(): another process serves on
+  /// the same socket from now on (a new master, after a binary upgrade). Requests already
+  /// accepted are still answered.
+  void hand_over();
   bool enabled() const { return listen_fd_ >= 0; }
+  /// The listening socket served, or -1 (what an upgrade hands to the new master).
+  int listen_fd() const { return listen_fd_; }
   /// The bound address ("127.0.0.1:7008"), or "" when disabled.
   const std::string& address() const { return address_; }
 
@@ -70,6 +76,8 @@ class admin_server {
   };
   using conn_iter = std::list<connection>::iterator;
 
+  // Cancels the acceptor; its socket closes as the acceptor ends.
+  void stop_acceptor();
   void accept_loop(int listen_fd);
   void serve_connection(conn_iter c);
   // Cancels the oldest connection still waiting for its request; false when there is none.

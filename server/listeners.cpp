@@ -76,4 +76,10 @@ std::vector<int> listener_set::fds() const {
   return out;
 }
 
+std::vector<std::pair<std::string, int>> listener_set::keyed_fds() const {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& [key, e] : open_) out.emplace_back(key, e.socket.fd());
+  return out;
+}
+
 }  // namespace echod::server

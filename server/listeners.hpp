@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/result.hpp"
@@ -37,6 +38,8 @@ class listener_set {
 
   /// Every open listening socket (a forked worker closes those it was not given).
   std::vector<int> fds() const;
+  /// Every open listening socket with its key (what an upgrade hands to the new master).
+  std::vector<std::pair<std::string, int>> keyed_fds() const;
   std::size_t size() const { return open_.size(); }
 
   /// The key of each address: its canonical form, numbered for repeats ("127.0.0.1:0#1": several

@@ -2,6 +2,7 @@
 // with exit code 2, before anything is opened or forked), then either answer --check-config /
 // --print-config or hand over to the master.
 #include <cstdio>
+#include <utility>
 #include <variant>
 
 #include "config/server_config.hpp"
@@ -12,6 +13,7 @@
 
 int main(int argc, char** argv) {
   using namespace echod;
+  auto self = server::capture_own_command(argc, argv);  // before the title rewrites argv
   server::init_process_title(argc, argv);
   const auto parsed = server::parse_command_line(argc, argv);
   if (const int* code = std::get_if<int>(&parsed)) return *code;
@@ -31,5 +33,5 @@ int main(int argc, char** argv) {
                 cli.config_path.empty() ? "built-in defaults" : cli.config_path.c_str());
   }
   if (cli.print_config || cli.check_config) return server::exit_code::ok;
-  return server::run_master(source, cfg);
+  return server::run_master(source, cfg, std::move(self));
 }

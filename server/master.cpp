@@ -107,11 +107,14 @@ void master::start_failed(generation& g, worker_proc& w, const std::string& why)
 
 void master::become_worker(generation& g, worker_proc& w, int ready_fd) {
   // Only the master's own descriptors go: its loop's (see master_loop.cpp), its signalfd, the
-  // admin endpoint's sockets, the other workers' ready pipes, and listeners this generation does
+  // admin endpoint's sockets, the upgrade's ready pipe (either end), the other workers' ready
+  // pipes, and listeners this generation does
   // not use (a removed address must close when the old workers end, not live on in the new ones).
   io::close_after_fork(reactor());
   ::close(signals_.fd());
   admin_.close_after_fork();
+  if (upgrade_.ready_fd >= 0) ::close(upgrade_.ready_fd);
+  if (takeover_fd_ >= 0) ::close(takeover_fd_);
   for (auto& other : gens_) {
     if (other.admin.valid()) ::close(other.admin.release());
     for (auto& ow : other.workers) {
@@ -154,6 +157,9 @@ void master::on_signal(int sig) {
     case SIGUSR1:
       spdlog::info("stats: {}", counters_.sum().to_string());
       break;
+    case SIGUSR2:
+      upgrade();
+      break;
     case SIGCHLD:
       reap();
       break;
@@ -167,6 +173,7 @@ void master::reap() {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
+    if (pid == upgrade_.pid) on_upgrade_exit(status);
     for (auto& g : gens_) {
       for (auto& w : g.workers) {
         if (w.pid == pid) on_exit(g, w, status);
@@ -214,21 +221,20 @@ void master::on_exit(generation& g, worker_proc& w, int status) {
 }
 
 void master::on_ready(generation& g, worker_proc& w) {
-  char byte = 0;
   w.ready_waiter = nullptr;  // it has woken: this is its event
-  const ssize_t n = ::read(w.ready_fd, &byte, 1);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+  const int got = read_ready_byte(w.ready_fd);
+  if (got < 0) {
     w.ready_waiter = watch_ready(w.ready_fd);
     return;
   }
   close_ready_pipe(w);
-  if (n != 1) return;  // it died before it was ready: reap() tells the rest
+  if (got == 0) return;  // it died before it was ready: reap() tells the rest
   w.was_ready = true;
   w.ready = true;
   if (g.state == gen_state::serving) {
     const bool all = std::all_of(g.workers.begin(), g.workers.end(),
                                  [](const worker_proc& o) { return o.pid > 0 && o.ready; });
-    if (all) notify_.ready(snapshot());  // READY=1 the first time; after a respawn, STATUS=
+    if (all) all_ready(g);
   }
   if (g.state != gen_state::starting) return;
   for (const auto& other : g.workers) {
@@ -239,6 +245,7 @@ void master::on_ready(generation& g, worker_proc& w) {
 
 void master::on_timers() {
   const auto now = clock::now();
+  if (upgrade_.pid > 0 && now >= upgrade_.deadline) give_up_upgrade();
   for (auto& g : gens_) {
     for (auto& w : g.workers) {
       if (w.pid > 0 && now >= w.kill_at) {
@@ -265,6 +272,11 @@ void master::begin_stop(int code, const std::string& why) {
                live_workers() == 1 ? "" : "s", config::to_seconds(longest));
   const auto now = clock::now();
   for (auto& g : gens_) signal_workers(g, SIGTERM, now + g.cfg.shutdown_timeout + stop_margin);
+  if (upgrade_.pid > 0 && !handed_over_ && !upgrade_.given_up) {
+    spdlog::info("stopping: the upgrade is abandoned: telling the new master (pid {}) to stop",
+                 upgrade_.pid);
+    ::kill(upgrade_.pid, SIGTERM);
+  }
 }
 
 void master::signal_workers(generation& g, int sig, clock::time_point kill_at) {
@@ -301,7 +313,7 @@ std::size_t master::live_workers() const {
 }
 
 clock::time_point master::next_deadline() const {
-  auto next = never;
+  auto next = upgrade_.pid > 0 ? upgrade_.deadline : never;
   for (const auto& g : gens_) {
     for (const auto& w : g.workers) {
       if (w.pid > 0) next = std::min(next, w.kill_at);
@@ -322,7 +334,7 @@ config::server_config load_config(const config_source& source) {
   return config::load_server_config(source.path, source.overrides);
 }
 
-int run_master(const config_source& source, const config::server_config& cfg) {
+int run_master(const config_source& source, const config::server_config& cfg, own_command self) {
   set_process_title("echod: master");
   init_logging("master", cfg.log_level);
   ignore_signals({SIGPIPE});
@@ -335,6 +347,11 @@ int run_master(const config_source& source, const config::server_config& cfg) {
   check_fd_limit(cfg);
 
   listener_set listeners;
+  auto from = take_over(cfg, listeners);  // a binary upgrade's sockets (master_handoff.hpp)
+  if (!from) {
+    spdlog::error("{}", from.error());
+    return exit_code::usage;
+  }
   const auto adopted = adopt_inherited_listeners(cfg, listeners);
   if (!adopted) {
     spdlog::error("{}", adopted.error());
@@ -346,8 +363,8 @@ int run_master(const config_source& source, const config::server_config& cfg) {
     return exit_code::failure;
   }
 
-  io::listener admin;
-  if (!cfg.admin.empty()) {
+  io::listener admin = std::move(from->admin);
+  if (!admin.valid() && !cfg.admin.empty()) {
     auto opened = admin_server::open(cfg.admin);
     if (!opened) {
       spdlog::error("{}", opened.error());
@@ -356,8 +373,10 @@ int run_master(const config_source& source, const config::server_config& cfg) {
     admin = std::move(*opened);
   }
 
+  // After an upgrade the pid_file is written once this master serves (all_ready()): until then
+  // the old master's PID is the one to follow.
   pid_file pid;
-  if (!cfg.pid_file.empty()) {
+  if (!cfg.pid_file.empty() && !from->active) {
     auto written = pid_file::write(cfg.pid_file);
     if (!written) {
       spdlog::error("{}", written.error());
@@ -368,6 +387,8 @@ int run_master(const config_source& source, const config::server_config& cfg) {
 
   spdlog::info("echod {} starting (pid {}): backend {}; config {}", ECHOD_VERSION, getpid(),
                io::describe_backend(*backend), config::to_json_line(cfg));
+  if (from->active) spdlog::info("upgrade: taking over from the old master (pid {})", from->from);
+  for (const auto& at : from->adopted) spdlog::info("listening on {}", at);
   for (const auto& at : *adopted) spdlog::info("listening on {}", at);
   for (const auto& at : lease->opened) spdlog::info("listening on {}", at);
 
@@ -376,7 +397,7 @@ int run_master(const config_source& source, const config::server_config& cfg) {
   std::unique_ptr<master> m;
   try {
     m = std::make_unique<master>(source, std::move(listeners), std::move(admin), cfg.admin,
-                                 std::move(pid));
+                                 std::move(pid), std::move(self), *from);
   } catch (const std::exception& e) {
     spdlog::error("cannot start: {}", e.what());
     return exit_code::failure;

@@ -10,6 +10,9 @@
 //                             listeners, fork a new generation, and once all of it is ready
 //                             retire the old one (SIGQUIT: stop accepting, drain, exit).
 //   SIGUSR1                   log the summed connection counters.
+//   SIGUSR2                   binary upgrade: start the binary at this one's path as a new
+//                             master that takes over the listening sockets; once it serves,
+//                             retire the workers and exit 0 (master_upgrade.cpp).
 //   SIGCHLD                   reap: a worker that died unexpectedly is respawned with back-off;
 //                             one that exits with exit_code::cannot_start is not: echod stops
 //                             the others and exits 1 (or, during a reload, abandons the reload).
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "config/server_config.hpp"
+#include "server/master_handoff.hpp"
 
 namespace echod::server {
 
@@ -35,6 +39,7 @@ struct config_source {
 config::server_config load_config(const config_source& source);
 
 /// Runs the master with the already validated `cfg` until it stops; returns the exit code.
-int run_master(const config_source& source, const config::server_config& cfg);
+/// `self` is what a binary upgrade (SIGUSR2) starts again.
+int run_master(const config_source& source, const config::server_config& cfg, own_command self);
 
 }  // namespace echod::server

@@ -12,6 +12,9 @@
 // (io::close_after_fork), so nothing of that loop lives on in a worker. It also keeps every
 // change of the master's state in one place, between turns: the coroutines only read it (the
 // admin snapshot), so none of them sees a generation or worker vanish under it.
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <functional>
 #include <utility>
@@ -58,20 +61,31 @@ void master::watch_deadlines() {
   deadlines_ = nullptr;
 }
 
-runtime::coroutine* master::watch_ready(int fd) {
-  return sched_.spawn([this, fd] {
+runtime::coroutine* master::watch_pipe(int fd, std::function<void(runtime::coroutine*)> event) {
+  return sched_.spawn([this, fd, event = std::move(event)] {
     runtime::coroutine* self = runtime::scheduler::current_coroutine();
     if (reactor().wait_readable(fd, runtime::no_deadline) != 0) return;  // cancelled
-    // The worker is found by its waiter, not kept: it may have exited (close_ready_pipe then
-    // cleared its waiter) or its generation may have ended before the event runs.
-    on_host([this, self] {
-      for (auto& g : gens_) {
-        for (auto& w : g.workers) {
-          if (w.ready_waiter == self) return on_ready(g, w);
-        }
-      }
-    });
+    on_host([self, &event] { event(self); });  // this coroutine, and `event`, live until it ran
   });
+}
+
+runtime::coroutine* master::watch_ready(int fd) {
+  // The worker is found by its waiter, not kept: it may have exited (close_ready_pipe then
+  // cleared its waiter) or its generation may have ended before the event runs.
+  return watch_pipe(fd, [this](runtime::coroutine* self) {
+    for (auto& g : gens_) {
+      for (auto& w : g.workers) {
+        if (w.ready_waiter == self) return on_ready(g, w);
+      }
+    }
+  });
+}
+
+int master::read_ready_byte(int fd) {
+  char byte = 0;
+  const ssize_t n = ::read(fd, &byte, 1);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return -1;
+  return n == 1 ? 1 : 0;
 }
 
 bool master::on_host(std::function<void()> event) {
@@ -91,7 +105,7 @@ bool master::on_host(std::function<void()> event) {
 
 void master::settle() {
   drop_finished_generations();
-  if (stopping_ && live_workers() == 0) {
+  if ((stopping_ || handed_over_) && live_workers() == 0) {
     done_ = true;
     sched_.cancel_all();  // the watchers and the admin endpoint end; run() returns
     return;
@@ -99,13 +113,15 @@ void master::settle() {
   if (deadlines_ != nullptr && deadlines_idle_) sched_.wake(deadlines_);
 }
 
-void master::close_ready_pipe(worker_proc& w) {
-  if (w.ready_fd < 0) return;
+void master::close_ready_pipe(worker_proc& w) { close_pipe(w.ready_fd, w.ready_waiter); }
+
+void master::close_pipe(int& fd, runtime::coroutine*& waiter) {
+  if (fd < 0) return;
   // Its waiter, if any, is parked on the pipe or about to run: cancelled, it ends without
   // touching the descriptor, and before any coroutine started since could wait on its number.
-  if (w.ready_waiter != nullptr) sched_.cancel(std::exchange(w.ready_waiter, nullptr));
-  reactor().forget(w.ready_fd);
-  ::close(std::exchange(w.ready_fd, -1));
+  if (waiter != nullptr) sched_.cancel(std::exchange(waiter, nullptr));
+  reactor().forget(fd);
+  ::close(std::exchange(fd, -1));
 }
 
 }  // namespace echod::server::master_detail

@@ -22,8 +22,19 @@ generation* master::starting_generation() {
   return nullptr;
 }
 
+const generation* master::serving_generation() const {
+  for (const auto& g : gens_) {
+    if (g.state == gen_state::serving) return &g;
+  }
+  return nullptr;
+}
+
 void master::reload() {
   if (stopping_) return;
+  if (handed_over_) {
+    spdlog::warn("SIGHUP ignored: this master has handed over to a new one (upgrade)");
+    return;
+  }
   if (starting_generation() != nullptr) {
     spdlog::info("SIGHUP during a reload: will reload again once the new workers are ready");
     reload_again_ = true;
@@ -136,10 +147,8 @@ master_snapshot master::snapshot() const {
   s.worker_restarts = restarts_;
   s.reloads = reloads_;
   s.reloads_failed = reload_failures_;
-  const auto serving = std::find_if(gens_.begin(), gens_.end(), [](const generation& g) {
-    return g.state == gen_state::serving;
-  });
-  if (serving != gens_.end()) {
+  const generation* serving = serving_generation();
+  if (serving != nullptr) {
     s.service = config::name_of(serving->cfg.service);
     s.backend = io::backend_name(serving->backend);
     s.generation = serving->id;
@@ -148,7 +157,7 @@ master_snapshot master::snapshot() const {
   }
   if (stopping_) {
     s.unhealthy = "stopping";
-  } else if (serving == gens_.end()) {
+  } else if (serving == nullptr) {
     s.unhealthy = "no generation is serving";
   } else if (s.workers_ready < s.workers_wanted) {
     s.unhealthy = std::to_string(s.workers_ready) + " of " + std::to_string(s.workers_wanted) +

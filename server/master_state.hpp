@@ -24,6 +24,7 @@
 #include "server/exit_codes.hpp"
 #include "server/listeners.hpp"
 #include "server/master.hpp"
+#include "server/master_handoff.hpp"
 #include "server/metrics.hpp"
 #include "server/pid_file.hpp"
 #include "server/service_manager.hpp"
@@ -84,18 +85,31 @@ struct generation {
   server::pid_file pid;           // written by the reload, kept once promoted
 };
 
+// The old master's side of an upgrade in flight (master_upgrade.cpp).
+struct upgrade_state {
+  pid_t pid = -1;     // the new master, until reaped
+  int ready_fd = -1;  // read end of its ready pipe
+  runtime::coroutine* ready_waiter = nullptr;
+  config::duration timeout{};          // upgrade_timeout
+  clock::time_point deadline = never;  // `timeout` after its start
+  bool given_up = false;               // killed for missing the deadline
+};
+
 class master {
  public:
   master(config_source source, listener_set listeners, io::listener admin, std::string admin_spec,
-         server::pid_file pid)
+         server::pid_file pid, own_command self, const takeover& from)
       : source_(std::move(source)),
         listeners_(std::move(listeners)),
-        signals_({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD}),
+        signals_({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}),
         counters_(counter_slots),
         admin_(sched_, [this] { return snapshot(); }),
         admin_spec_(std::move(admin_spec)),
         pid_file_(std::move(pid)),
-        master_pid_(getpid()) {
+        master_pid_(getpid()),
+        self_(std::move(self)),
+        takeover_fd_(from.ready_fd),
+        takeover_from_(from.from) {
     admin_.serve(std::move(admin));
   }
 
@@ -105,7 +119,10 @@ class master {
   // ---- master_loop.cpp: the coroutines, which only wait, and the events they hand over ----
   void watch_signals();
   void watch_deadlines();
-  // Starts a coroutine that waits for a byte (or EOF) on `fd`, a worker's ready pipe.
+  // Starts a coroutine that waits for a byte (or EOF) on `fd`, a ready pipe, then runs `event`
+  // (given that coroutine, to tell whose pipe it was) between turns.
+  runtime::coroutine* watch_pipe(int fd, std::function<void(runtime::coroutine*)> event);
+  // watch_pipe() on a worker's ready pipe.
   runtime::coroutine* watch_ready(int fd);
   // From a coroutine: runs `event` on the scheduler's own stack and parks until it has run.
   // False: the master is stopping (the coroutine should end).
@@ -114,6 +131,11 @@ class master {
   // and lets watch_deadlines() see the deadlines the event changed.
   void settle();
   void close_ready_pipe(worker_proc& w);
+  // Cancels the pipe's waiter, if any, and closes it.
+  void close_pipe(int& fd, runtime::coroutine*& waiter);
+  // Reads the byte of a woken ready pipe: 1 (ready), 0 (end of file: the writer is gone or
+  // closed it unready), or -1 (nothing after all: wait again).
+  static int read_ready_byte(int fd);
   io::reactor& reactor() { return static_cast<io::reactor&>(sched_.io()); }
 
   // ---- master.cpp and master_reload.cpp: the events ----
@@ -144,6 +166,21 @@ class master {
   std::size_t live_workers() const;
   clock::time_point next_deadline() const;
   generation* starting_generation();
+  const generation* serving_generation() const;
+
+  // ---- master_upgrade.cpp: the binary upgrade (SIGUSR2); the old master's side ----
+  void upgrade();
+  void on_upgrade_ready();
+  void on_upgrade_exit(int status);
+  // Logs why the upgrade failed; this master serves on.
+  void upgrade_failed(const std::string& why);
+  // The deadline passed: kill the new master (reap() hears of it).
+  void give_up_upgrade();
+  // The new master serves: retire every generation, hand the admin endpoint and the manager's
+  // attention over, and exit once the workers have ended.
+  void hand_over();
+  // ... and the new master's side: `g`, the serving generation, has every worker ready.
+  void all_ready(generation& g);
 
   config_source source_;
   listener_set listeners_;
@@ -159,6 +196,11 @@ class master {
   service_manager notify_;      // sd_notify: told at the events below, never polled
   server::pid_file pid_file_;
   pid_t master_pid_;
+  own_command self_;  // what SIGUSR2 starts
+  upgrade_state upgrade_;
+  bool handed_over_ = false;  // an upgrade completed: retiring, then exiting
+  int takeover_fd_ = -1;      // started by an upgrade: the old master's ready pipe, until written
+  pid_t takeover_from_ = -1;
   unsigned next_gen_ = 1;
   bool stopping_ = false;
   bool reload_again_ = false;

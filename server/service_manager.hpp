@@ -5,9 +5,10 @@
 //   STOPPING=1             a graceful stop began;
 //   STATUS=                "PHASE: generation G, R of W workers ready, C connections", sent with
 //                          each of the above and on its own when a worker dies or comes back.
-// Nothing else: the connection count is as of the last event, not polled (`systemctl status`
-// needs no more, /metrics has the live numbers). Without NOTIFY_SOCKET it sends nothing. It
-// decides nothing either: the master calls it at its events.
+// After an upgrade the old master falls silent (hand_over()). Nothing else: the connection count is
+// as of the last event, not polled (`systemctl status` needs no more, /metrics has the live
+// numbers). Without NOTIFY_SOCKET it sends nothing. It decides nothing either: the master calls it
+// at its events.
 #pragma once
 
 #include <string>
@@ -32,6 +33,9 @@ class service_manager {
   void stopping(const master_snapshot& s);
   /// STATUS=, if it says something new.
   void status(const master_snapshot& s);
+  /// An upgrade handed the service to a new master, which speaks for it from now on (its READY=1
+  /// carries its MAINPID=): this one sends nothing more, not even STOPPING=1 as it exits.
+  void hand_over() { enabled_ = false; }
 
   /// The STATUS= text (without "STATUS="); public for the tests.
   static std::string status_line(std::string_view phase, const master_snapshot& s,

@@ -57,6 +57,7 @@ TEST(server_config, empty_object_gives_the_defaults) {
   EXPECT_EQ(c.http.max_body_bytes, 1U << 20);
   EXPECT_EQ(c.admin, "") << "the admin endpoint is off unless configured";
   EXPECT_EQ(c.pid_file, "") << "no PID file unless configured";
+  EXPECT_EQ(c.upgrade_timeout, 30s);
 }
 
 // The shipped file turns the admin endpoint on (loopback only); every other field is the default.
@@ -122,6 +123,7 @@ TEST(server_config, round_trips_through_to_json) {
   c.overload.idle_grace = 0s;
   c.admin = "[::1]:0";
   c.pid_file = "/run/echod/echod.pid";
+  c.upgrade_timeout = 1500ms;
   EXPECT_EQ(parse(to_json(c)), c) << to_json(c);
 
   server_config automatic;
@@ -159,7 +161,8 @@ TEST(server_config, unknown_keys_including_nested) {
             "echod.json: proceses: unknown key (known: listen, service, backend, processes, "
             "threads, coroutines, stack_size, buffer_size, idle_timeout, shutdown_timeout, "
             "backlog, tcp_nodelay, io_uring_entries, io_uring_multishot, io_uring_buffers, "
-            "io_uring_buffer_size, cpu_affinity, log_level, http, overload, admin, pid_file)");
+            "io_uring_buffer_size, cpu_affinity, log_level, http, overload, admin, pid_file, "
+            "upgrade_timeout)");
   EXPECT_EQ(error_of(R"({"overload": {"grace": 1}})"),
             "echod.json: overload.grace: unknown key (known: enabled, threshold_percent, "
             "idle_grace)");
@@ -233,6 +236,9 @@ TEST(server_config, out_of_range) {
   EXPECT_EQ(error_of(R"({"shutdown_timeout": 0})"),
             "echod.json: shutdown_timeout: must be greater than 0 and at most 31536000 seconds, "
             "got 0");
+  EXPECT_EQ(error_of(R"({"upgrade_timeout": "0s"})"),
+            "echod.json: upgrade_timeout: must be greater than 0 and at most 31536000 seconds, "
+            "got \"0s\"");
   EXPECT_EQ(error_of(R"({"backlog": 65536})"),
             "echod.json: backlog: must be between 1 and 65535, got 65536");
   EXPECT_EQ(error_of(R"({"io_uring_entries": 4})"),
