@@ -48,8 +48,8 @@ std::vector<std::string> base_args(io::backend_kind backend) {
 }
 
 echod_process::echod_process(std::vector<std::string> args, bool wait_for_port,
-                             std::vector<std::string> launcher) {
-  args.insert(args.begin(), build_path("server/echod"));
+                             std::vector<std::string> launcher, std::string binary) {
+  args.insert(args.begin(), binary.empty() ? build_path("server/echod") : std::move(binary));
   args.insert(args.begin(), launcher.begin(), launcher.end());
   proc_ = std::make_unique<child_process>(std::move(args));
   if (!wait_for_port) return;

@@ -46,8 +46,9 @@ class echod_process {
   /// `args` follow the binary: e.g. {"--set", "listen=127.0.0.1:0", "--set", "processes=2"}.
   /// `launcher`, when given, is a command that execs echod after it: e.g.
   /// {"/usr/bin/prlimit", "--nofile=256"} to start it under a low descriptor limit.
+  /// `binary`, when given, is the echod to run instead of build/server/echod (a copy elsewhere).
   explicit echod_process(std::vector<std::string> args, bool wait_for_port = true,
-                         std::vector<std::string> launcher = {});
+                         std::vector<std::string> launcher = {}, std::string binary = {});
 
   child_process& proc() { return *proc_; }
   pid_t pid() const { return proc_->pid(); }
