@@ -16,8 +16,9 @@
 //   SIGCHLD                   reap: a worker that died unexpectedly is respawned with back-off;
 //                             one that exits with exit_code::cannot_start is not: echod stops
 //                             the others and exits 1 (or, during a reload, abandons the reload).
-// At start it adopts listeners a service manager passed (socket_activation.hpp) and writes the
-// pid_file (pid_file.hpp); at the events above it tells the manager (service_manager.hpp).
+// At start it adopts listeners a service manager passed (socket_activation.hpp) or an upgrading
+// master handed over (master_handoff.hpp) and writes the pid_file (pid_file.hpp; after an
+// upgrade, once it serves); at the events above it tells the manager (service_manager.hpp).
 // It never touches a connection.
 #pragma once
 
