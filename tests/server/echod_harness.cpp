@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,6 +120,32 @@ std::vector<pid_t> children_of(pid_t parent) {
   closedir(dir);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+notify_socket::notify_socket() {
+  char dir[] = "/tmp/echod-notify-XXXXXX";
+  if (::mkdtemp(dir) != nullptr) dir_ = dir;
+  path_ = dir_ + "/notify";
+  fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un at{};
+  at.sun_family = AF_UNIX;
+  std::strncpy(at.sun_path, path_.c_str(), sizeof at.sun_path - 1);
+  bound_ = ::bind(fd_, reinterpret_cast<const sockaddr*>(&at), sizeof at) == 0;
+}
+
+notify_socket::~notify_socket() {
+  ::close(fd_);
+  ::unlink(path_.c_str());
+  ::rmdir(dir_.c_str());
+}
+
+std::optional<std::string> notify_socket::next(std::chrono::milliseconds timeout) {
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return std::nullopt;
+  char buf[4096];
+  const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+  if (n < 0) return std::nullopt;
+  return std::string(buf, static_cast<std::size_t>(n));
 }
 
 temp_config::temp_config(const std::string& text) {

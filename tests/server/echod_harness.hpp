@@ -94,6 +94,28 @@ std::string command_line_of(pid_t pid);
 /// socket `client_fd` (server listening on `server_port`), or -1.
 pid_t server_side_owner(int client_fd, int server_port, const std::vector<pid_t>& candidates);
 
+/// The service manager's end of NOTIFY_SOCKET: a bound unix datagram socket in a fresh
+/// directory, removed with the object.
+class notify_socket {
+ public:
+  notify_socket();
+  ~notify_socket();
+  notify_socket(const notify_socket&) = delete;
+  notify_socket& operator=(const notify_socket&) = delete;
+
+  bool bound() const { return bound_; }
+  /// Runs echod with NOTIFY_SOCKET set (env execs: echod keeps the launcher's PID).
+  std::vector<std::string> launcher() const { return {"/usr/bin/env", "NOTIFY_SOCKET=" + path_}; }
+  /// The next datagram, or nullopt after `timeout`.
+  std::optional<std::string> next(std::chrono::milliseconds timeout);
+
+ private:
+  std::string dir_;
+  std::string path_;
+  int fd_ = -1;
+  bool bound_ = false;
+};
+
 /// A blocking loopback TCP client; every call has a timeout; failures are reported, not thrown.
 class client {
  public:

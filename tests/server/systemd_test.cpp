@@ -44,47 +44,6 @@ std::uint64_t monotonic_usec() {
          static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
 }
 
-// The manager's end of NOTIFY_SOCKET: a bound unix datagram socket in a fresh directory.
-class notify_socket {
- public:
-  notify_socket() {
-    char dir[] = "/tmp/echod-notify-XXXXXX";
-    if (::mkdtemp(dir) != nullptr) dir_ = dir;
-    path_ = dir_ + "/notify";
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un at{};
-    at.sun_family = AF_UNIX;
-    std::strncpy(at.sun_path, path_.c_str(), sizeof at.sun_path - 1);
-    bound_ = ::bind(fd_, reinterpret_cast<const sockaddr*>(&at), sizeof at) == 0;
-  }
-  ~notify_socket() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  notify_socket(const notify_socket&) = delete;
-  notify_socket& operator=(const notify_socket&) = delete;
-
-  bool bound() const { return bound_; }
-  /// Runs echod with NOTIFY_SOCKET set (env execs: echod keeps the launcher's PID).
-  std::vector<std::string> launcher() const { return {"/usr/bin/env", "NOTIFY_SOCKET=" + path_}; }
-  /// The next datagram, or nullopt after `timeout`.
-  std::optional<std::string> next(std::chrono::milliseconds timeout) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return std::nullopt;
-    char buf[4096];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n < 0) return std::nullopt;
-    return std::string(buf, static_cast<std::size_t>(n));
-  }
-
- private:
-  std::string dir_;
-  std::string path_;
-  int fd_ = -1;
-  bool bound_ = false;
-};
-
 std::string config_json(io::backend_kind backend, unsigned processes,
                         const std::string& extra = {}) {
   return std::string(R"({"listen": "127.0.0.1:0", "backend": ")") + io::backend_name(backend) +

@@ -3,7 +3,8 @@
 // onto the path), by a script that exits 1, by one that is never ready. Under closed-loop-free
 // echoload load (open loop, each connection closing itself after 20 messages) and a long-lived
 // client that keeps talking, an upgrade loses nothing: no client error, the pid_file names the
-// new master, the old one exits 0. A failed or late new master leaves the old one serving.
+// new master (as does its READY=1 with MAINPID= to a service manager), the old one exits 0. A
+// failed or late new master leaves the old one serving.
 //
 // The test process is a child subreaper: once the old master exits, the new one (its child) is
 // re-parented here, so the test can wait for its exit status like any child's.
@@ -301,6 +302,37 @@ TEST_P(upgrade_test, under_load_the_new_binary_takes_over_with_zero_client_error
   ASSERT_EQ(::kill(new_pid, SIGTERM), 0);
   EXPECT_EQ(status_text(wait_child(new_pid, 20s)), "exited 0") << old_master.log();
   EXPECT_FALSE(fs::exists(bin.file("echod.pid")));
+}
+
+TEST_P(upgrade_test,
+       the_new_master_gives_the_service_manager_its_pid_and_the_old_one_falls_silent) {
+  notify_socket manager;
+  ASSERT_TRUE(manager.bound());
+  binary_dir bin;
+  temp_config file(config_json(bin));
+  echod_process e({"-c", file.path()}, true, manager.launcher(), bin.binary());
+  upgrade_guard guard(e);
+  ASSERT_NE(e.port(), 0) << e.log();
+  const std::string serving = "STATUS=serving: generation 1, 2 of 2 workers ready, 0 connections";
+  EXPECT_EQ(manager.next(10s).value_or("(none)"),
+            "READY=1\nMAINPID=" + std::to_string(e.pid()) + "\n" + serving);
+
+  bin.replace_with_build();
+  e.proc().signal(SIGUSR2);
+  const auto complete = e.wait_log(R"(upgrade complete: the new master \(pid (\d+)\) serves)", 60s);
+  ASSERT_TRUE(complete) << e.log();
+  const pid_t new_pid = std::stoi((*complete)[1]);
+  // The new master's READY=1 names it (NotifyAccess=all lets systemd take it). The old master,
+  // retiring and exiting, sends nothing more: no STOPPING=1, the service is not stopping.
+  EXPECT_EQ(manager.next(10s).value_or("(none)"),
+            "READY=1\nMAINPID=" + (*complete)[1] + "\n" + serving);
+  EXPECT_EQ(status_text(e.proc().wait_exit(20s)), "exited 0") << e.log();
+  EXPECT_EQ(manager.next(200ms).value_or("(none)"), "(none)");
+
+  ASSERT_EQ(::kill(new_pid, SIGTERM), 0);
+  EXPECT_EQ(manager.next(10s).value_or("(none)"),
+            "STOPPING=1\nSTATUS=stopping: generation 1, 2 of 2 workers ready, 0 connections");
+  EXPECT_EQ(status_text(wait_child(new_pid, 20s)), "exited 0") << e.log();
 }
 
 TEST_P(upgrade_test, a_new_binary_that_exits_leaves_the_old_master_serving) {
