@@ -89,8 +89,9 @@ config::result<takeover> take_over(const config::server_config& cfg, listener_se
       continue;
     }
     const bool is_listen = name.starts_with("listen:");
-    if (!is_listen && !name.starts_with("admin:"))
+    if (!is_listen && !name.starts_with("admin:")) {
       return fail("unknown name (expected listen:KEY, admin:SPEC or ready)");
+    }
     named_socket s{name.substr(name.find(':') + 1), io::listener(fd)};
     if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {
       return fail("not a listening TCP socket");

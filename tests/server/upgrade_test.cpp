@@ -313,6 +313,8 @@ TEST_P(upgrade_test,
   echod_process e({"-c", file.path()}, true, manager.launcher(), bin.binary());
   upgrade_guard guard(e);
   ASSERT_NE(e.port(), 0) << e.log();
+  const auto admin = e.wait_log(R"(admin endpoint on 127\.0\.0\.1:(\d+))");
+  ASSERT_TRUE(admin) << e.log();
   const std::string serving = "STATUS=serving: generation 1, 2 of 2 workers ready, 0 connections";
   EXPECT_EQ(manager.next(10s).value_or("(none)"),
             "READY=1\nMAINPID=" + std::to_string(e.pid()) + "\n" + serving);
@@ -328,6 +330,10 @@ TEST_P(upgrade_test,
             "READY=1\nMAINPID=" + (*complete)[1] + "\n" + serving);
   EXPECT_EQ(status_text(e.proc().wait_exit(20s)), "exited 0") << e.log();
   EXPECT_EQ(manager.next(200ms).value_or("(none)"), "(none)");
+  // The admin socket went over too: the old master stopped serving it without shutting it down.
+  client health(std::stoi((*admin)[1]));
+  ASSERT_TRUE(health.send_all("GET /health HTTP/1.0\r\n\r\n"));
+  EXPECT_TRUE(health.recv_until_eof().starts_with("HTTP/1.1 200 ")) << e.log();
 
   ASSERT_EQ(::kill(new_pid, SIGTERM), 0);
   EXPECT_EQ(manager.next(10s).value_or("(none)"),
