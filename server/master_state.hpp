@@ -170,6 +170,7 @@ class master {
 
   // ---- master_upgrade.cpp: the binary upgrade (SIGUSR2); the old master's side ----
   void upgrade();
+  void watch_upgrade();  // watch_pipe() on the new master's ready pipe
   void on_upgrade_ready();
   void on_upgrade_exit(int status);
   // Logs why the upgrade failed; this master serves on.

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -55,6 +56,25 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   ::_exit(127);
 }
 
+// Forks and execs `self` with `fds` inherited and named in ECHOD_UPGRADE_FDS, the rest of the
+// environment as it is. The child's PID, or -1 with errno set.
+pid_t start_new_master(const own_command& self, const std::vector<handoff_fd>& fds) {
+  std::vector<int> keep;
+  for (const auto& f : fds) keep.push_back(f.fd);
+  const std::string prefix = std::string(upgrade_fds_variable) + "=";
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!std::string_view(*e).starts_with(prefix)) env.emplace_back(*e);
+  }
+  env.push_back(prefix + encode_handoff(fds));
+  std::vector<std::string> args = self.args;
+  const auto argv = c_strings(args);
+  const auto envp = c_strings(env);
+  const pid_t pid = ::fork();
+  if (pid == 0) exec_new_master(self.path.c_str(), argv.data(), envp.data(), keep);
+  return pid;
+}
+
 }  // namespace
 
 void master::upgrade() {
@@ -79,20 +99,7 @@ void master::upgrade() {
   for (const auto& [key, fd] : listeners_.keyed_fds()) fds.push_back({fd, "listen:" + key});
   if (admin_.listen_fd() >= 0) fds.push_back({admin_.listen_fd(), "admin:" + admin_spec_});
   fds.push_back({pipe_fds[1], "ready"});
-  std::vector<int> keep;
-  for (const auto& f : fds) keep.push_back(f.fd);
-  const std::string prefix = std::string(upgrade_fds_variable) + "=";
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (!std::string_view(*e).starts_with(prefix)) env.emplace_back(*e);
-  }
-  env.push_back(prefix + encode_handoff(fds));
-  std::vector<std::string> args = self_.args;
-  const auto argv = c_strings(args);
-  const auto envp = c_strings(env);
-
-  const pid_t pid = ::fork();
-  if (pid == 0) exec_new_master(path.c_str(), argv.data(), envp.data(), keep);
+  const pid_t pid = start_new_master(self_, fds);
   ::close(pipe_fds[1]);
   if (pid < 0) {
     const int e = errno;
@@ -106,22 +113,21 @@ void master::upgrade() {
       serving != nullptr ? serving->cfg.upgrade_timeout : config::server_config{}.upgrade_timeout;
   upgrade_.deadline = clock::now() + upgrade_.timeout;
   upgrade_.ready_fd = pipe_fds[0];
+  watch_upgrade();
+  spdlog::info("upgrade: new master started (pid {}); waiting up to {} s for its workers", pid,
+               config::to_seconds(upgrade_.timeout));
+}
+
+void master::watch_upgrade() {
   upgrade_.ready_waiter = watch_pipe(upgrade_.ready_fd, [this](runtime::coroutine* self) {
     if (upgrade_.ready_waiter == self) on_upgrade_ready();
   });
-  spdlog::info("upgrade: new master started (pid {}); waiting up to {} s for its workers", pid,
-               config::to_seconds(upgrade_.timeout));
 }
 
 void master::on_upgrade_ready() {
   upgrade_.ready_waiter = nullptr;  // it has woken: this is its event
   const int got = read_ready_byte(upgrade_.ready_fd);
-  if (got < 0) {
-    upgrade_.ready_waiter = watch_pipe(upgrade_.ready_fd, [this](runtime::coroutine* self) {
-      if (upgrade_.ready_waiter == self) on_upgrade_ready();
-    });
-    return;
-  }
+  if (got < 0) return watch_upgrade();
   close_pipe(upgrade_.ready_fd, upgrade_.ready_waiter);
   // Closed unready: its exit, or the deadline, tells the rest.
   if (got == 1) hand_over();
