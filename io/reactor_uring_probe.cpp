@@ -51,6 +51,11 @@ bool probe_multishot_accept(io_uring& ring) {
 
 }  // namespace
 
+// The probe runs on the caller's thread, which must take one consequence: once the probe ring is
+// closed, the kernel's teardown of it interrupts the thread's next blocking call that has a
+// timeout (recv with SO_RCVTIMEO, ppoll) with EINTR, so such calls retry on EINTR. Running the
+// probe on a thread of its own would spare that, but a thread in echod's master makes it
+// multi-threaded at every later fork, which ThreadSanitizer refuses in the forked workers.
 io_uring_probe run_io_uring_probe() {
   io_uring_probe result;
   io_uring ring{};
