@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,9 +61,17 @@ child_process::child_process(std::vector<std::string> argv) {
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe2 failed");
   }
+  const pid_t test_pid = ::getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // A test process that dies without running destructors (a sanitizer's exit, meson's SIGKILL
+    // after its timeout) must not leave an echod master behind: one once respawned workers every
+    // 5 s into the next run's sanitizer reports. The kernel kills the child with the thread that
+    // forked it (tests start children on their main thread), and echod's workers follow their
+    // master by their own PR_SET_PDEATHSIG.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != test_pid) _exit(127);  // the test died before the prctl took hold
     const int devnull = ::open("/dev/null", O_RDONLY);
     dup2(devnull, STDIN_FILENO);
     dup2(out[1], STDOUT_FILENO);
