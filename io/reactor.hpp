@@ -70,8 +70,9 @@ class reactor;
 /// (waiters, readiness, a multishot recv and the buffers it queued). Owned by whoever owns the
 /// descriptor (stream, listener, or a thread's registration of a shared listener) and passed to
 /// every reactor operation: the reactor keeps pointers to it instead of a table indexed by fd.
-/// Moving a slot moves its registration (reactor::moved), queued bytes included; forget() (or
-/// destruction) ends it, and must come before the descriptor is closed.
+/// Moving a slot moves its registration (reactor::moved), queued bytes included, but never while
+/// a coroutine waits on it (that aborts); forget() (or destruction) ends it, and must come before
+/// the descriptor is closed and before the reactor that holds it is destroyed.
 class fd_slot {
  public:
   fd_slot() = default;
@@ -98,7 +99,7 @@ class fd_slot {
     runtime::coroutine* reader = nullptr;  ///< waits to read (or accept)
     runtime::coroutine* writer = nullptr;  ///< waits to write (or connect)
     int pending = 0;                       ///< -errno met after bytes: the next receive returns it
-    std::int16_t head = -1;                ///< io_uring: buffers queued by the multishot recv
+    std::int16_t head = -1;  ///< io_uring: queued bids (a buffer ring has at most 32768)
     std::int16_t tail = -1;
     std::uint16_t queued = 0;
     std::uint16_t generation = 0;    ///< io_uring: tells this slot's recv from a closed one's
@@ -117,6 +118,9 @@ class fd_slot {
  private:
   void take(fd_slot& o);
 };
+
+// Every connection has one: its size is per-connection memory.
+static_assert(sizeof(fd_slot) <= 48);
 
 /// The chunks one receive (or several) lent, in arrival order; gives them back to their reactor
 /// on clear() or destruction (so a coroutine unwound mid-service returns them too). Lives on the
