@@ -5,7 +5,8 @@
 # backends in scheduler_over_backends), worker threads (server_unit), echoload's threads
 # (client_integration), and the real echod with its workers' threads and the master's admin
 # endpoint (server_integration, server_fault, server_admin and server_stop, which also start
-# echoload, and server_systemd). Plus the reactors (io): one thread, but a thousand
+# echoload, server_systemd, and server_upgrade, where a master forks a new master from its
+# scheduler). Plus the reactors (io): one thread, but a thousand
 # coroutines switching under the annotations. The single-threaded suites (config, http_engine,
 # client_unit) and the loadtest sweep, which measures speed, stay out.
 # Any TSan report fails the run, from the test binaries or from any echod or echoload they start:
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 dir=${1:-build-tsan}
 tests=(${ECHOD_TSAN_TESTS:-runtime scheduler_over_backends io server_unit client_integration
-  server_integration server_fault server_admin server_stop server_systemd})
+  server_integration server_fault server_admin server_stop server_systemd server_upgrade})
 # clang, not gcc: gcc 12's TSan runtime dies past 8128 live threads and fibers, and echod runs a
 # fiber per connection (tests hold 10,000); clang 14's runtime has no such limit.
 if [[ ! -f $dir/build.ninja ]]; then
