@@ -60,7 +60,7 @@ class uring_reactor final : public reactor {
   explicit uring_reactor(const reactor_options& opts);
   ~uring_reactor() override;
 
-  const char* name() const override { return "io_uring"; }
+  const char* name() const override { return backend_name(backend_kind::io_uring); }
   int add_listener(int listen_fd, acceptors who) override;
   int accept(int listen_fd, deadline until) override;
   int connect(int fd, const sockaddr* to, socklen_t len, deadline until) override;
