@@ -65,13 +65,16 @@ config::result<backend_kind> resolve_backend(backend_kind requested) {
 
 std::string describe_backend(backend_kind resolved) {
   if (resolved == backend_kind::io_uring) {
-    std::string text = "io_uring (";
+    std::string text = std::string(backend_name(resolved)) + " (";
     const auto& features = probe_io_uring().features;
     for (std::size_t i = 0; i < features.size(); ++i) text += (i ? " " : "") + features[i];
     return text + ")";
   }
   const auto& probe = probe_io_uring();
-  return probe.usable ? "epoll" : "epoll (io_uring unavailable: " + probe.reason + ")";
+  const std::string epoll = backend_name(backend_kind::epoll);
+  if (probe.usable) return epoll;
+  return epoll + " (" + backend_name(backend_kind::io_uring) + " unavailable: " + probe.reason +
+         ")";
 }
 
 std::unique_ptr<reactor> make_reactor(backend_kind resolved, const reactor_options& opts) {

@@ -53,7 +53,7 @@ class epoll_reactor final : public reactor {
     ::close(epfd_);
   }
 
-  const char* name() const override { return "epoll"; }
+  const char* name() const override { return backend_name(backend_kind::epoll); }
 
   void close_after_fork() {
     ::close(std::exchange(wake_fd_, -1));

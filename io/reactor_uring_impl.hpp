@@ -61,7 +61,7 @@ class uring_reactor final : public reactor {
   explicit uring_reactor(const reactor_options& opts);
   ~uring_reactor() override;
 
-  const char* name() const override { return "io_uring"; }
+  const char* name() const override { return backend_name(backend_kind::io_uring); }
   int add_listener(fd_slot& l, acceptors who) override;
   int accept(fd_slot& l, deadline until) override;
   int connect(fd_slot& s, const sockaddr* to, socklen_t len, deadline until) override;

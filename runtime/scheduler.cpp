@@ -24,7 +24,11 @@ thread_local scheduler* current_scheduler = nullptr;
 // at that deadline), or not waiting on it any more (the entry is dropped). Each coroutine has at
 // most one entry, so stale ones cost no memory, and at most one early poller wake-up each.
 
-// How many turns in a row may run ready coroutines without looking at I/O.
+// How many turns in a row may run ready coroutines without looking at I/O. Polling every turn
+// instead (1, with io_uring's DEFER_TASKRUN) measured the same (loadtest ratio cases, echod 1 x 1,
+// 5 interleaved reps, server CPU/msg 1-vs-16 medians 0.87-1.10 on both backends, all within the
+// noise): with one message in flight per connection under 1% of turns end with a coroutine
+// ready, so the rule rarely acts; with 16 in flight on epoll 11% do, and it spares them a poll.
 constexpr unsigned busy_turns_per_poll = 16;
 
 // Hands Boost.Context a stack the pool already owns; the pool takes it back after the fiber ends.

@@ -35,12 +35,9 @@ bool is_resource_error(int error) {
 
 void run_acceptor(worker_thread& t, int listen_fd) {
   io::reactor& reactor = io::reactor::current();
-  // One process of one thread: the only acceptor (io_uring may keep a multishot accept armed).
-  const bool alone =
-      config::resolved_processes(t.plan().cfg) == 1 && config::resolved_threads(t.plan().cfg) == 1;
   // This thread's registration of the shared listener: what its reactor keeps for it.
   io::fd_slot listener(listen_fd);
-  reactor.add_listener(listener, alone ? io::acceptors::one : io::acceptors::many);
+  reactor.add_listener(listener, t.plan().acceptors);
   runtime::deadline next_warning{};
   while (t.reserve_slot()) {
     const int fd = reactor.accept(listener, runtime::no_deadline);

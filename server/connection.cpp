@@ -44,14 +44,14 @@ const char* kind_name(wait_kind kind) {
 
 }  // namespace
 
-connection::connection(worker_thread& owner, int fd)
+connection::connection(worker_thread& owner, const connection_options& opts, int fd)
     : owner_(owner),
       stream_(fd),
       self_(runtime::scheduler::current_coroutine()),
-      idle_(owner.plan().cfg.idle_timeout),
+      idle_(opts.idle_timeout),
       wait_(idle_),
       registered_(owner.registry(), *this) {
-  if (owner_.plan().cfg.tcp_nodelay) stream_.set_nodelay(true);
+  if (opts.tcp_nodelay) stream_.set_nodelay(true);
 }
 
 connection::~connection() {
@@ -59,8 +59,6 @@ connection::~connection() {
 }
 
 bool connection::draining() const { return owner_.draining(); }
-
-const config::server_config& connection::config() const { return owner_.plan().cfg; }
 
 void connection::set_wait_limit(runtime::clock::duration wait, wait_kind kind) {
   wait_ = wait;
@@ -216,8 +214,9 @@ void connection::finish() {
 }
 
 void connection::serve(worker_thread& owner, int fd) {
-  connection c(owner, fd);
-  owner.plan().svc->serve(c);
+  const worker_plan& plan = owner.plan();
+  connection c(owner, plan.connection, fd);
+  plan.svc->serve(c, plan.svc_options);
   c.finish();
 }
 

@@ -1,4 +1,4 @@
-// One client connection as a service sees it: receive, write and the config. It owns the socket
+// One client connection as a service sees it: receive, write, deadlines. It owns the socket
 // (received bytes are lent by the thread's reactor, see io::received: an idle connection holds no
 // buffer), applies the idle timeout to every read and write (and the
 // deadlines a service sets for its current step, such as an HTTP request's head), counts bytes,
@@ -12,7 +12,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "config/server_config.hpp"
 #include "io/result.hpp"
 #include "io/socket.hpp"
 #include "runtime/clock.hpp"
@@ -34,6 +33,12 @@ enum class wait_kind : std::uint8_t {
   keepalive,  ///< http.keepalive_timeout
 };
 
+/// A connection's own options (config idle_timeout, tcp_nodelay), built by make_worker_options().
+struct connection_options {
+  runtime::clock::duration idle_timeout{};  ///< every read and write; zero: none
+  bool tcp_nodelay = false;
+};
+
 class connection {
  public:
   /// The body of a connection coroutine: adopts `fd`, an accepted socket, on a slot `owner`
@@ -41,7 +46,7 @@ class connection {
   static void serve(worker_thread& owner, int fd);
 
   /// Registered in `owner`'s connection registry for its whole life.
-  connection(worker_thread& owner, int fd);
+  connection(worker_thread& owner, const connection_options& opts, int fd);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -72,7 +77,8 @@ class connection {
   /// limit: no read waits past it, however often input trickles in. no_deadline clears it.
   void set_deadline(runtime::deadline until, wait_kind kind);
 
-  const config::server_config& config() const;
+  /// The idle timeout (zero: none), which the service may use as its own wait limit.
+  runtime::clock::duration idle_timeout() const { return idle_; }
 
   // ---- for the worker thread (stop and overload shedding) ----
 

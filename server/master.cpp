@@ -126,16 +126,17 @@ void master::become_worker(generation& g, worker_proc& w, int ready_fd) {
       ::close(fd);
     }
   }
-  worker_args args;
-  args.index = w.index;
-  args.generation = g.id;
-  args.cfg = g.cfg;
-  args.backend = g.backend;
-  args.listen_fds = g.listeners.fds;
-  args.cpus = thread_cpus(g.cfg, w.index - 1, config::resolved_threads(g.cfg), allowed_cpus());
-  args.counters = w.counters;
-  args.ready_fd = ready_fd;
-  args.master = master_pid_;
+  const worker_args args{
+      .cfg = g.cfg,
+      .index = w.index,
+      .generation = g.id,
+      .backend = g.backend,
+      .listen_fds = g.listeners.fds,
+      .cpus = thread_cpus(g.cfg, w.index - 1, config::resolved_threads(g.cfg), allowed_cpus()),
+      .counters = w.counters,
+      .ready_fd = ready_fd,
+      .master = master_pid_,
+  };
   std::exit(run_worker(args));
 }
 

@@ -1,15 +1,16 @@
 // The service table and the three services.
 //
 // Adding a service (say "reverse"):
-//   1. write `void serve_reverse(connection& c)` below: io::received in; loop { if
-//      (c.receive(in) <= 0) return; for each chunk of in.chunks(): transform chunk.data[0..size)
-//      in place; if (!c.write(in)) return; in.clear(); }. The chunks are the thread's buffers,
-//      lent (nothing is copied); one receive takes every chunk already there, so the replies to
-//      pipelined messages leave in one send. A reply of another size goes out of a local buffer
-//      with c.write(data, len) (as http does). Keep any other state in locals (they live on the
-//      connection's coroutine stack, config stack_size): no allocation per message, no locks, no
-//      blocking calls other than c.receive / c.write;
-//   2. declare it in services.hpp;
+//   1. write `void serve_reverse(connection& c, const service_options&)` below: io::received in;
+//      loop { if (c.receive(in) <= 0) return; for each chunk of in.chunks(): transform
+//      chunk.data[0..size) in place; if (!c.write(in)) return; in.clear(); }. The chunks are the
+//      thread's buffers, lent (nothing is copied); one receive takes every chunk already there, so
+//      the replies to pipelined messages leave in one send. A reply of another size goes out of a
+//      local buffer with c.write(data, len) (as http does). Keep any other state in locals (they
+//      live on the connection's coroutine stack, config stack_size): no allocation per message,
+//      no locks, no blocking calls other than c.receive / c.write;
+//   2. declare it in services.hpp; settings of its own go in a member of service_options, filled
+//      once per worker by make_worker_options() (worker_options.cpp);
 //   3. add `reverse` to service_kind and its names in config/choices.hpp, and
 //      {service_kind::reverse, serve_reverse} to the table below, in the enum's order (the build
 //      fails otherwise), and `reverse` to FIELDS.md;
@@ -37,14 +38,14 @@ namespace {
 //   between requests: the next first byte within keepalive_timeout of the last response.
 class http_deadlines {
  public:
-  http_deadlines(connection& c, const config::http_limits& cfg)
+  http_deadlines(connection& c, const http_options& o)
       : c_(c),
-        header_(cfg.header_timeout),
-        body_(cfg.body_timeout),
-        min_rate_(static_cast<double>(cfg.body_min_rate)),
-        idle_(c.config().idle_timeout) {
+        header_(o.header_timeout),
+        body_(o.body_timeout),
+        min_rate_(static_cast<double>(o.body_min_rate)),
+        idle_(c.idle_timeout()) {
     // Between requests the shorter of the keep-alive wait and the idle timeout applies.
-    const runtime::clock::duration keepalive = cfg.keepalive_timeout;
+    const runtime::clock::duration keepalive = o.keepalive_timeout;
     if (idle_ == runtime::clock::duration::zero() || keepalive <= idle_) {
       keepalive_ = keepalive;
       keepalive_kind_ = wait_kind::keepalive;
@@ -136,7 +137,7 @@ const service& find_service(config::service_kind kind) {
   return table[static_cast<std::size_t>(kind)];
 }
 
-void serve_upper(connection& c) {
+void serve_upper(connection& c, const service_options&) {
   io::received in;
   for (;;) {
     if (c.receive(in) <= 0) return;
@@ -146,7 +147,7 @@ void serve_upper(connection& c) {
   }
 }
 
-void serve_echo(connection& c) {
+void serve_echo(connection& c, const service_options&) {
   io::received in;
   for (;;) {
     if (c.receive(in) <= 0) return;
@@ -155,13 +156,11 @@ void serve_echo(connection& c) {
   }
 }
 
-void serve_http(connection& c) {
-  const auto& limits = c.config().http;
-  http::engine engine(
-      http::limits{.max_header_bytes = static_cast<std::size_t>(limits.max_header_bytes),
-                   .max_body_bytes = static_cast<std::size_t>(limits.max_body_bytes)});
+void serve_http(connection& c, const service_options& options) {
+  const http_options& o = options.http;
+  http::engine engine(o.limits);
   std::string out;  // responses; its capacity is reused for the connection's life
-  http_deadlines deadlines(c, limits);
+  http_deadlines deadlines(c, o);
   io::received in;
   for (;;) {
     const io::io_result n = c.receive(in);

@@ -3,7 +3,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -20,8 +19,8 @@
 #include "server/exit_codes.hpp"
 #include "server/logging.hpp"
 #include "server/process_title.hpp"
-#include "server/services.hpp"
 #include "server/signals.hpp"
+#include "server/worker_options.hpp"
 #include "server/worker_thread.hpp"
 
 namespace echod::server {
@@ -58,13 +57,13 @@ void log_uncaught(std::exception_ptr e) {
 // phases change in the supervisor alone, one at a time.
 class worker_process {
  public:
-  worker_process(const worker_args& args, const worker_plan& plan, signal_reader& signals,
+  worker_process(const worker_args& args, const worker_options& opts, signal_reader& signals,
                  stats::thread_counters* counters, std::unique_ptr<io::reactor> loop)
       : args_(args),
-        plan_(plan),
+        opts_(opts),
         signals_(signals),
         counters_(counters),
-        threads_(config::resolved_threads(plan.cfg)),
+        threads_(static_cast<unsigned>(opts.pool.threads)),
         main_(std::move(loop), {.on_uncaught_exception = log_uncaught}) {}
 
   /// Starts the threads, tells the master we serve, serves until told to end and every thread
@@ -88,7 +87,7 @@ class worker_process {
   io::reactor& reactor() { return static_cast<io::reactor&>(main_.io()); }
 
   const worker_args& args_;
-  const worker_plan& plan_;
+  const worker_options& opts_;
   signal_reader& signals_;
   stats::thread_counters* counters_;
   const unsigned threads_;
@@ -129,7 +128,7 @@ void worker_process::report(std::function<void()> event) {
 bool worker_process::start_threads() {
   for (unsigned i = 0; i < threads_; ++i) {
     per_thread_.push_back(std::make_unique<worker_thread>(
-        plan_, counters_[i], [this] { report([this] { ++threads_done_; }); }));
+        opts_.plan, counters_[i], [this] { report([this] { ++threads_done_; }); }));
   }
   const auto failed = [this](std::size_t i, const std::exception& e) {
     report([this, why = "thread " + std::to_string(i) + ": " + e.what()] {
@@ -137,30 +136,14 @@ bool worker_process::start_threads() {
     });
   };
 
-  const config::server_config& cfg = plan_.cfg;
-  runtime::scheduler_pool::options opts;
-  opts.threads = threads_;
-  opts.thread_name = "echod-sched";
-  opts.cpus = args_.cpus;
-  opts.per_thread.stack_size = cfg.stack_size;
-  opts.per_thread.max_cached_stacks =
-      std::min<std::size_t>(cfg.coroutines + plan_.listen_fds.size() + 1, 1024);
-  opts.per_thread.on_uncaught_exception = log_uncaught;
-  const io::reactor_options reactor_opts{
-      .ring_entries = cfg.io_uring_entries,
-      .buffer_size = cfg.buffer_size,
-      // Enough to absorb bursts without going to malloc; spare buffers beyond it are freed.
-      .cached_buffers = std::min<std::size_t>(cfg.coroutines, 64),
-      .multishot = cfg.io_uring_multishot,
-      .ring_buffers = cfg.io_uring_buffers,
-      .ring_buffer_size = cfg.io_uring_buffer_size,
-  };
+  runtime::scheduler_pool::options pool_opts = opts_.pool;
+  pool_opts.per_thread.on_uncaught_exception = log_uncaught;
   try {
     pool_ = std::make_unique<runtime::scheduler_pool>(
-        opts,
-        [this, reactor_opts, failed](std::size_t i) -> std::unique_ptr<runtime::poller> {
+        std::move(pool_opts),
+        [this, failed](std::size_t i) -> std::unique_ptr<runtime::poller> {
           try {
-            io::reactor_options thread_opts = reactor_opts;
+            io::reactor_options thread_opts = opts_.reactor;
             thread_opts.counters = &counters_[i].io;
             return io::make_reactor(args_.backend, thread_opts);
           } catch (const std::exception& e) {
@@ -239,12 +222,13 @@ void worker_process::announce_ready() {
       "ready (pid {}, generation {}): {} thread{} on {}, service {}, up to {} "
       "connections per thread",
       getpid(), args_.generation, threads_, threads_ == 1 ? "" : "s",
-      io::backend_name(args_.backend), config::name_of(plan_.cfg.service), plan_.cfg.coroutines);
+      io::backend_name(args_.backend), config::name_of(opts_.plan.svc->kind),
+      opts_.plan.limits.capacity);
 }
 
 void worker_process::on_signal(int sig) {
   if (sig == SIGTERM && (phase_ == phase::serving || phase_ == phase::retiring)) {
-    begin_closing(plan_.cfg.shutdown_timeout, "stop");
+    begin_closing(opts_.shutdown_timeout, "stop");
   } else if (sig == SIGQUIT && phase_ == phase::serving) {
     begin_retire();
   }
@@ -292,9 +276,9 @@ void worker_process::begin_retire() {
       "retire: no longer accepting; serving {} open connection{} until {} close{} "
       "(at most {} s)",
       open, open == 1 ? "" : "s", open == 1 ? "it" : "they", open == 1 ? "s" : "",
-      config::to_seconds(plan_.cfg.shutdown_timeout));
+      config::to_seconds(opts_.shutdown_timeout));
   phase_ = phase::retiring;
-  phase_end_ = clock::now() + plan_.cfg.shutdown_timeout;
+  phase_end_ = clock::now() + opts_.shutdown_timeout;
 }
 
 void worker_process::begin_closing(clock::duration grace, const char* why) {
@@ -338,14 +322,12 @@ int run_worker(const worker_args& args) {
   default_signals({SIGCHLD});
   signal_reader signals({SIGTERM, SIGQUIT});
 
-  worker_plan plan;
-  plan.cfg = args.cfg;
-  plan.svc = &find_service(args.cfg.service);
-  plan.listen_fds = args.listen_fds;
+  // Every component's options, once; the config is not read after this.
+  const worker_options opts = make_worker_options(args.cfg, args.listen_fds, args.cpus);
 
   // Counters the master cannot see are still counted: the data path never checks for null.
-  std::vector<stats::thread_counters> private_counters(
-      args.counters == nullptr ? config::resolved_threads(args.cfg) : 0);
+  std::vector<stats::thread_counters> private_counters(args.counters == nullptr ? opts.pool.threads
+                                                                                : 0);
   std::unique_ptr<io::reactor> loop;
   try {
     loop = io::make_epoll_reactor();
@@ -353,7 +335,7 @@ int run_worker(const worker_args& args) {
     spdlog::error("cannot start: {}", e.what());
     return exit_code::cannot_start;
   }
-  worker_process worker(args, plan, signals,
+  worker_process worker(args, opts, signals,
                         args.counters != nullptr ? args.counters : private_counters.data(),
                         std::move(loop));
   return worker.run();

@@ -26,10 +26,12 @@ namespace echod::server {
 /// After a retire's shutdown_timeout, how long the polite close of what is left may take.
 inline constexpr std::chrono::seconds retire_closing_grace{1};
 
+/// What the master hands a worker it forked. The worker reads `cfg` once, at start, to build its
+/// components' options (worker_options.hpp); nothing below it sees the config.
 struct worker_args {
-  unsigned index = 1;  ///< 1-based, as logs and process titles show it
+  const config::server_config& cfg;  ///< the generation's, inherited with the master's memory
+  unsigned index = 1;                ///< 1-based, as logs and process titles show it
   unsigned generation = 1;
-  config::server_config cfg;
   io::backend_kind backend = io::backend_kind::epoll;  ///< resolved, never `automatic`
   std::vector<int> listen_fds;
   std::vector<int> cpus;                       ///< one per thread, or empty: no pinning

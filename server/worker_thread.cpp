@@ -15,11 +15,7 @@ worker_thread::worker_thread(const worker_plan& plan, stats::thread_counters& co
     : plan_(plan),
       counters_(counters),
       on_done_(std::move(on_done)),
-      registry_(counters, [this](connection& c) { left(c); }),
-      // Rounded up, at least 1: with 100% eviction starts only when every slot is taken.
-      overload_mark_(std::max<std::size_t>(
-          1, (std::size_t{plan.cfg.coroutines} * plan.cfg.overload.threshold_percent + 99) / 100)),
-      idle_grace_(plan.cfg.overload.idle_grace) {}
+      registry_(counters, [this](connection& c) { left(c); }) {}
 
 void worker_thread::start(runtime::scheduler& sched) {
   sched_ = &sched;
@@ -63,7 +59,7 @@ void worker_thread::end_connections() {
 
 bool worker_thread::reserve_slot() {
   runtime::coroutine* self = runtime::scheduler::current_coroutine();
-  while (!opened_ || slots_taken() >= plan_.cfg.coroutines) {
+  while (!opened_ || slots_taken() >= plan_.limits.capacity) {
     if (!accepting_ || sched_->cancelled(self)) return false;
     // Full: evict what is idle, and look again when more could be (a slot freed wakes us too).
     const runtime::deadline recheck = opened_ ? shed_idle(slots_taken()) : runtime::no_deadline;
@@ -81,23 +77,22 @@ bool worker_thread::reserve_slot() {
 }
 
 runtime::deadline worker_thread::shed_idle(std::size_t taken) {
-  if (!plan_.cfg.overload.enabled || taken - shedding_ < overload_mark_) {
-    return runtime::no_deadline;
-  }
+  const connection_limits& limits = plan_.limits;
+  if (!limits.shed_idle || taken - shedding_ < limits.shed_mark) return runtime::no_deadline;
   const runtime::deadline now = runtime::clock::now();
   if (now < next_shed_) return next_shed_;  // nothing can have become idle enough since the last
-  std::size_t excess = taken - shedding_ - overload_mark_ + 1;
+  std::size_t excess = taken - shedding_ - limits.shed_mark + 1;
   // No connection can be idle enough before this, unless one idle now is found.
-  runtime::deadline soonest = now + idle_grace_;
+  runtime::deadline soonest = now + limits.idle_grace;
   registry_.for_each_oldest_first([&](connection& c) {
     const runtime::deadline since = c.idle_since();
     if (since == runtime::no_deadline) return true;  // busy, or already being shed
-    if (now - since >= idle_grace_) {
+    if (now - since >= limits.idle_grace) {
       c.shed();
       ++shedding_;
       --excess;
     } else {
-      soonest = std::min(soonest, since + idle_grace_);
+      soonest = std::min(soonest, since + limits.idle_grace);
     }
     return excess > 0;
   });

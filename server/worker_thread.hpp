@@ -26,20 +26,36 @@
 #include <functional>
 #include <vector>
 
-#include "config/server_config.hpp"
+#include "io/reactor.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/scheduler.hpp"
+#include "server/connection.hpp"
 #include "server/connection_registry.hpp"
 #include "server/services.hpp"
 #include "server/stats.hpp"
 
 namespace echod::server {
 
-class connection;
+/// How many connections one thread serves at once, and when it makes room (config `coroutines`
+/// and "overload"). Built by make_worker_options().
+struct connection_limits {
+  std::size_t capacity = 0;  ///< slots: connections served at once; acceptors wait when all taken
+  /// Overload protection (see the header): once `shed_mark` slots are taken, connections idle for
+  /// `idle_grace` are closed, oldest first.
+  bool shed_idle = false;
+  std::size_t shed_mark = 0;  ///< at least 1
+  runtime::clock::duration idle_grace{};
+};
 
-/// What every thread of one worker shares; read-only once the threads run.
+/// What every thread of one worker shares; read-only once the threads run. Each part goes to
+/// its own component: limits to the thread and its acceptors, connection to each connection,
+/// svc and svc_options to the service.
 struct worker_plan {
-  config::server_config cfg;
+  connection_limits limits;
+  io::acceptors acceptors = io::acceptors::many;  ///< who accepts from the listeners
+  connection_options connection;
   const service* svc = nullptr;
+  service_options svc_options;
   std::vector<int> listen_fds;  ///< inherited listening sockets, shared by every thread
 };
 
@@ -78,7 +94,7 @@ class worker_thread {
 
   // ---- for the acceptors (acceptor.cpp) ----
 
-  /// Takes a connection slot, parking until open() and while all `coroutines` slots are busy:
+  /// Takes a connection slot, parking until open() and while all limits.capacity slots are busy:
   /// the acceptor stops accepting and the kernel backlog holds new clients. False when the
   /// acceptor is cancelled.
   bool reserve_slot();
@@ -104,7 +120,7 @@ class worker_thread {
   std::function<void()> on_done_;
   runtime::scheduler* sched_ = nullptr;
   // The thread is done when all three are empty. Slots taken = reserved_ + registry_.count(), at
-  // most cfg.coroutines.
+  // most limits.capacity.
   std::vector<runtime::coroutine*> acceptors_;  ///< acceptors spawned and not yet ended
   std::size_t reserved_ = 0;  ///< slots reserve_slot() took that no connection holds yet
   connection_registry registry_;
@@ -115,10 +131,8 @@ class worker_thread {
   bool ending_ = false;
 
   // Overload protection (see the header).
-  std::size_t overload_mark_;            ///< slots taken at which eviction starts
-  runtime::clock::duration idle_grace_;  ///< input-less time that makes a connection idle
-  std::size_t shedding_ = 0;             ///< being shed, still registered: their slots are free
-  runtime::deadline next_shed_{};        ///< no connection can be idle long enough before
+  std::size_t shedding_ = 0;       ///< being shed, still registered: their slots are free
+  runtime::deadline next_shed_{};  ///< no connection can be idle long enough before
 
   /// If `taken` connections (less those being evicted) reach the mark, evicts idle ones, oldest
   /// first, until they are below it. Returns when a later call could evict more (no_deadline:

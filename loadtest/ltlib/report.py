@@ -50,7 +50,8 @@ def machine(tools, server_cpus, client_cpus):
         "load": f"{load[0]:.2f} (1-minute load average when the run started; "
                 "much above 0 means other work competed with the measurement)",
         "echod": tool_version([tools["echod"], "--version"]),
-        "echoload": tool_version([tools["echoload"], "--version"]),
+        "echoload": tool_version([tools["echoload"], "--version"]) if tools.get("echoload")
+        else "not used",
         "wrk": tool_version([tools["wrk"], "--version"]) if tools.get("wrk") else "not installed",
         "nginx": tool_version([tools["nginx"], "-v"]) if tools.get("nginx") else "not installed",
     }
@@ -76,12 +77,12 @@ def clean_previous(out):
                     os.remove(path)
 
 
-def write_csv(path, rows):
+def write_csv(path, rows, columns=COLUMNS):
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         w.writeheader()
         for r in rows:
-            w.writerow({k: _csv_value(r.get(k, "")) for k in COLUMNS})
+            w.writerow({k: _csv_value(r.get(k, "")) for k in columns})
 
 
 def _csv_value(v):

@@ -192,6 +192,12 @@ class Runner:
                 row["server_cpu_us_per_msg"] = round(util / res["msgs_per_sec"] * 1e6, 3)
                 row["client_cpu_util"] = round(m["client_cpu_s"] / m["window_s"], 3)
         bad = res is None or row["errors"] or m["rc"] != 0 or m["timed_out"]
+        if res is not None and res["msgs_per_sec"] <= 0:
+            # Seen once with wrk on a machine at load 12: a row with no rate has no CPU per
+            # message either, and must not pass as "ok".
+            bad = True
+            row["note"] = (row["note"] + "; " if row["note"] else "") + \
+                "no message completed in the measured interval"
         if m["timed_out"]:
             row["note"] = (row["note"] + "; " if row["note"] else "") + "client overran, killed"
         elif m["rc"] != 0 and res is not None:

@@ -81,14 +81,17 @@ def _cpu_list(text):
     return [int(x) for x in text.split(",")] if text else None
 
 
-def add_common_args(p, default_out):
-    """Options shared by loadtest/run and loadtest/tune. The default output goes under the
-    repository's results/, which .gitignore already leaves out."""
+def add_common_args(p, default_out, client=True):
+    """Options shared by the loadtest scripts; client=False leaves out the client's (a script
+    that runs no echoload). The default output goes under the repository's results/, which
+    .gitignore already leaves out."""
     default = os.path.relpath(os.path.join(REPO, "results", default_out))
     p.add_argument("--out", default=default, help="output directory (default: %(default)s)")
     p.add_argument("--echod", help="echod binary (default: newest build*/server/echod, then PATH)")
-    p.add_argument("--echoload", help="echoload binary (default: newest build*/client/echoload)")
+    if client:
+        p.add_argument("--echoload", help="echoload binary (default: newest build*/client/echoload)")
     p.add_argument("--server-cpus", type=_cpu_list, metavar="LIST",
                    help="CPUs for the servers, e.g. 0 or 0,1 (default: first half of ours)")
-    p.add_argument("--client-cpus", type=_cpu_list, metavar="LIST",
-                   help="CPUs for the clients (default: the other half)")
+    if client:
+        p.add_argument("--client-cpus", type=_cpu_list, metavar="LIST",
+                       help="CPUs for the clients (default: the other half)")

@@ -21,6 +21,7 @@
 #include "io/backend.hpp"
 #include "io/socket.hpp"
 #include "runtime/scheduler.hpp"
+#include "server/worker_options.hpp"
 
 namespace echod::server {
 namespace {
@@ -73,8 +74,14 @@ class worker_thread_test : public testing::backend_test {
     if (IsSkipped()) return;
     listener_ = io::listener::open(*io::address::parse("127.0.0.1:0"));
     port_ = listener_.local_address().port();
-    plan_.svc = &find_service(config::service_kind::upper);
-    plan_.listen_fds = {listener_.fd()};
+    plan_ = make_plan({});
+  }
+
+  /// The plan a worker of `cfg` (service upper) gives its threads, with the test's listener.
+  worker_plan make_plan(config::server_config cfg) const {
+    cfg.service = config::service_kind::upper;
+    cfg.threads = 2;  // tests run two threads on one listener: neither may take it as its own
+    return make_worker_options(cfg, {listener_.fd()}, {}).plan;
   }
 
   io::listener listener_;
@@ -179,8 +186,10 @@ TEST_P(worker_thread_test, closing_answers_what_was_sent_then_ends_each_connecti
 // The registry's count is the stats gauge the admin endpoint reports, and a connection leaving it
 // frees its slot: with every slot taken a new client waits in the backlog until one closes.
 TEST_P(worker_thread_test, active_counts_open_connections_and_a_leaving_one_frees_its_slot) {
-  plan_.cfg.coroutines = 2;
-  plan_.cfg.overload.enabled = false;  // nothing but a close may free a slot here
+  config::server_config cfg;
+  cfg.coroutines = 2;
+  cfg.overload.enabled = false;  // nothing but a close may free a slot here
+  plan_ = make_plan(cfg);
   running_thread t(plan_, GetParam());
   const auto eventually = [](auto done) {
     for (const auto until = std::chrono::steady_clock::now() + 5s;
