@@ -1,6 +1,8 @@
 #include "io/backend.hpp"
 
+#include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include "io/reactor_epoll.hpp"
 #include "runtime/scheduler.hpp"
@@ -13,6 +15,25 @@ namespace echod::io {
 reactor& reactor::current() {
   // Every scheduler that runs io/ code was built over a reactor (make_reactor).
   return static_cast<reactor&>(runtime::scheduler::current()->io());
+}
+
+void fd_slot::forget() {
+  // Off a scheduler thread (a socket that outlived its scheduler) the reactor may be gone, and
+  // its kernel side with it.
+  if (owner != nullptr && runtime::scheduler::current() != nullptr) owner->forget(*this);
+  owner = nullptr;
+  s = {};
+}
+
+void fd_slot::take(fd_slot& o) {
+  if (o.s.reader != nullptr || o.s.writer != nullptr) {
+    std::fputs("echod: a socket was moved while a coroutine waits on it\n", stderr);
+    std::abort();
+  }
+  fd = std::exchange(o.fd, -1);
+  s = std::exchange(o.s, {});
+  owner = std::exchange(o.owner, nullptr);
+  if (owner != nullptr) owner->moved(o, *this);
 }
 
 const io_uring_probe& probe_io_uring() {

@@ -44,7 +44,7 @@ class epoll_reactor final : public reactor {
     }
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLET;
-    ev.data.fd = wake_fd_;
+    ev.data.ptr = nullptr;  // every other registration points to its fd_slot
     epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &ev);
   }
 
@@ -60,108 +60,134 @@ class epoll_reactor final : public reactor {
     ::close(std::exchange(epfd_, -1));
   }
 
-  int add_listener(int listen_fd, acceptors) override {
-    if (listen_fd < 0) return -EBADF;
-    state(listen_fd).listener = true;
+  int add_listener(fd_slot& l, acceptors) override {
+    if (l.fd < 0) return -EBADF;
+    l.s.listener = true;
     return 0;
   }
 
-  int accept(int listen_fd, deadline until) override {
-    if (!is_listener(listen_fd)) return -EINVAL;
+  int accept(fd_slot& l, deadline until) override {
+    if (!l.s.listener) return -EINVAL;
     // Cancelled: nothing was taken ahead (see reactor.hpp), and nothing new is.
     if (scheduler::current()->cancelled(scheduler::current_coroutine())) return -ECANCELED;
     for (;;) {
-      const int fd = ::accept4(listen_fd, nullptr, nullptr, accepted_socket_flags);
+      const int fd = ::accept4(l.fd, nullptr, nullptr, accepted_socket_flags);
       if (fd >= 0) return fd;
       const int e = errno;
       // ECONNABORTED: the client gave up while queued; the next one may be fine.
       if (e == EINTR || e == ECONNABORTED) continue;
       if (e != EAGAIN) return -e;
-      if (const int r = wait(listen_fd, direction::read, until); r < 0) return r;
+      if (const int r = wait(l, direction::read, until); r < 0) return r;
     }
   }
 
-  int connect(int fd, const sockaddr* to, socklen_t len, deadline until) override {
-    if (::connect(fd, to, len) == 0) return 0;
+  int connect(fd_slot& s, const sockaddr* to, socklen_t len, deadline until) override {
+    if (::connect(s.fd, to, len) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return -errno;
-    if (const int r = wait(fd, direction::write, until); r < 0) return r;
-    return connect_outcome(fd);
+    if (const int r = wait(s, direction::write, until); r < 0) return r;
+    return connect_outcome(s.fd);
   }
 
-  io_result read_some(int fd, void* buf, std::size_t len, deadline until) override {
+  io_result read_some(fd_slot& s, void* buf, std::size_t len, deadline until) override {
     for (;;) {
-      if (drained(fd)) {
-        if (const int r = wait(fd, direction::read, until); r < 0) return r;
+      if (s.s.drained) {
+        if (const int r = wait(s, direction::read, until); r < 0) return r;
       }
-      const ssize_t n = ::recv(fd, buf, len, 0);
+      const ssize_t n = ::recv(s.fd, buf, len, 0);
       if (n > 0) {
         // A short read emptied the receive queue: the next read waits for the edge that new
         // bytes bring instead of paying a recv() that would fail with EAGAIN (a request/reply
         // peer almost always reads again before the next message is there).
         // Not after a FIN or an error, though: their edge may be spent already, and they stay.
-        if (static_cast<std::size_t>(n) < len && !hung_up(fd)) state(fd).drained = true;
+        if (static_cast<std::size_t>(n) < len && !s.s.hung_up) s.s.drained = true;
         return n;
       }
       if (n == 0) return 0;  // end of stream stays readable: not drained
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return -errno;
-      state(fd).drained = true;
+      s.s.drained = true;
     }
   }
 
-  io_result receive(int fd, received& into, deadline until) override {
+  io_result receive(fd_slot& s, received& into, deadline until) override {
     struct adapter {
       epoll_reactor& r;
-      int fd;
+      fd_slot& s;
       deadline until;
-      int pending() { return r.state(fd).pending; }
-      void set_pending(int e) { r.state(fd).pending = e; }
-      bool drained() { return r.drained(fd); }
+      int pending() { return s.s.pending; }
+      void set_pending(int e) { s.s.pending = e; }
+      bool drained() { return s.s.drained; }
       // See read_some: after a FIN or an error the edge may be spent, so never wait then.
       void emptied(bool short_read) {
-        if (!short_read || !r.hung_up(fd)) r.state(fd).drained = true;
+        if (!short_read || !s.s.hung_up) s.s.drained = true;
       }
-      int wait_readable() { return r.wait(fd, direction::read, until); }
+      int wait_readable() { return r.wait(s, direction::read, until); }
       io_result recv(char* buf, std::size_t len) {
-        const ssize_t n = ::recv(fd, buf, len, 0);
+        const ssize_t n = ::recv(s.fd, buf, len, 0);
         return n >= 0 ? n : -errno;
       }
     };
-    return receive_pooled(*this, pool_, *counters_, into, adapter{*this, fd, until});
+    return receive_pooled(*this, pool_, *counters_, into, adapter{*this, s, until});
   }
 
   void release(std::span<const chunk> chunks) override {
     for (const chunk& c : chunks) pool_.give_back(c.data);
   }
 
-  io_result write_some(int fd, const void* buf, std::size_t len, deadline until) override {
-    return write_with([&] { return ::send(fd, buf, len, MSG_NOSIGNAL); }, len, fd, until);
+  io_result write_some(fd_slot& s, const void* buf, std::size_t len, deadline until) override {
+    return write_with([&] { return ::send(s.fd, buf, len, MSG_NOSIGNAL); }, len, s, until);
   }
 
-  io_result write_some(int fd, std::span<const iovec> iov, deadline until) override {
+  io_result write_some(fd_slot& s, std::span<const iovec> iov, deadline until) override {
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(iov.data());
     msg.msg_iovlen = iov.size();
     std::size_t len = 0;
     for (const iovec& v : iov) len += v.iov_len;
-    return write_with([&] { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); }, len, fd, until);
+    return write_with([&] { return ::sendmsg(s.fd, &msg, MSG_NOSIGNAL); }, len, s, until);
   }
 
   std::size_t buffers_lent() const override { return pool_.lent(); }
 
+  // Registered for the one wait only, so no state outlives it; raw_waits_ lets forget(fd) end
+  // the registration before its descriptor is closed, should the waiter not have run yet.
   int wait_readable(int fd, deadline until) override {
-    // Edge-triggered readiness may already have been reported and consumed: ask the fd first.
+    if (fd < 0) return -EBADF;
+    for (const fd_slot* w : raw_waits_) {
+      if (w->fd == fd) return -EALREADY;
+    }
+    // Nothing registered it yet, so no edge can have been consumed: ask the fd first.
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 0) > 0) return 0;
-    return wait(fd, direction::read, until);
+    fd_slot slot(fd);
+    raw_waits_.push_back(&slot);
+    const int r = wait(slot, direction::read, until);
+    std::erase(raw_waits_, &slot);
+    forget(slot);
+    return r;
   }
 
   void forget(int fd) override {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
-    // A listener's file is shared with other processes, so close() alone would leave it in our
-    // epoll set, reporting every new connection. Connections die with their last close().
-    if (fds_[fd].listener && fds_[fd].registered) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
-    fds_[fd] = {};
+    for (fd_slot* w : raw_waits_) {
+      if (w->fd != fd) continue;
+      forget(*w);
+      w->fd = -1;  // matches no later wait on a descriptor that reuses the number
+    }
+  }
+
+  // Taken out of the set explicitly, not left to close(): the file may be shared (a listener
+  // with other processes, any descriptor with a child forked meanwhile), and then close() alone
+  // would leave it in our set, reporting events through a pointer to a slot that is gone.
+  void forget(fd_slot& s) override {
+    if (s.s.registered) epoll_ctl(epfd_, EPOLL_CTL_DEL, s.fd, nullptr);
+    s.s = {};
+    s.owner = nullptr;
+  }
+
+  void moved(fd_slot&, fd_slot& to) override {
+    if (!to.s.registered) return;
+    epoll_event ev = registration(to);
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, to.fd, &ev);
   }
 
   void poll(std::chrono::nanoseconds timeout) override {
@@ -177,16 +203,14 @@ class epoll_reactor final : public reactor {
     if (n <= 0) return;  // EINTR or timeout
     scheduler* sched = scheduler::current();
     for (int i = 0; i < n; ++i) {
-      const int fd = events[i].data.fd;
-      if (fd == wake_fd_) {
+      if (events[i].data.ptr == nullptr) {  // the wake eventfd
         std::uint64_t drained;
         while (::read(wake_fd_, &drained, sizeof drained) > 0) {
         }
         continue;
       }
-      if (static_cast<std::size_t>(fd) >= fds_.size()) continue;
       const std::uint32_t ev = events[i].events;
-      fd_state& st = fds_[fd];
+      fd_slot::state& st = static_cast<fd_slot*>(events[i].data.ptr)->s;
       // Errors and hang-ups wake both sides: the retried syscall reports what happened.
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
         st.drained = false;
@@ -206,7 +230,7 @@ class epoll_reactor final : public reactor {
   // MSG_NOSIGNAL (both sends): a peer that went away is an -EPIPE result, not a process-killing
   // SIGPIPE.
   template <typename Send>
-  io_result write_with(Send&& send, std::size_t len, int fd, deadline until) {
+  io_result write_with(Send&& send, std::size_t len, fd_slot& s, deadline until) {
     for (;;) {
       const ssize_t n = send();
       if (n >= 0) {
@@ -215,62 +239,44 @@ class epoll_reactor final : public reactor {
       }
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return -errno;
-      if (const int r = wait(fd, direction::write, until); r < 0) return r;
+      if (const int r = wait(s, direction::write, until); r < 0) return r;
     }
   }
 
   enum class direction { read, write };
-  struct fd_state {
-    coroutine* reader = nullptr;
-    coroutine* writer = nullptr;
-    bool registered = false;
-    bool listener = false;  ///< add_listener(): remove it from the set explicitly on forget()
-    /// read_some() emptied the receive queue and no readable edge has come since. Edge
-    /// triggering reports every arrival after that read, so waiting first loses nothing.
-    bool drained = false;
-    bool hung_up = false;  ///< a FIN, reset or error was reported: reads never wait again
-    int pending = 0;       ///< -errno a receive() met after bytes: the next one returns it
-  };
-
-  fd_state& state(int fd) {
-    if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 64);
-    return fds_[fd];
-  }
-  bool drained(int fd) const {
-    return static_cast<std::size_t>(fd) < fds_.size() && fds_[fd].drained;
-  }
-  bool is_listener(int fd) const {
-    return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size() && fds_[fd].listener;
-  }
-  bool hung_up(int fd) const {
-    return static_cast<std::size_t>(fd) < fds_.size() && fds_[fd].hung_up;
+  // Both directions, once for the socket's life (edge-triggered), pointing to its slot.
+  static epoll_event registration(fd_slot& s) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = &s;
+    return ev;
   }
 
-  int wait(int fd, direction dir, deadline until) {
+  int wait(fd_slot& s, direction dir, deadline until) {
     scheduler* sched = scheduler::current();
     coroutine* self = scheduler::current_coroutine();
     if (sched->cancelled(self)) return -ECANCELED;
-    fd_state& st = state(fd);
-    if (!st.registered) {
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-      ev.data.fd = fd;
-      if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST) return -errno;
-      st.registered = true;
-    }
-    coroutine*& waiter = dir == direction::read ? st.reader : st.writer;
+    coroutine*& waiter = dir == direction::read ? s.s.reader : s.s.writer;
     if (waiter != nullptr) return -EALREADY;
+    if (!s.s.registered) {
+      if (s.fd < 0) return -EBADF;
+      epoll_event ev = registration(s);
+      // EEXIST: another slot registered this descriptor; it, not this one, would be woken.
+      if (epoll_ctl(epfd_, EPOLL_CTL_ADD, s.fd, &ev) != 0)
+        return errno == EEXIST ? -EALREADY : -errno;
+      s.s.registered = true;
+      s.owner = this;
+    }
     waiter = self;
     const wake_reason why = sched->park(until);
-    // Index again: fds_ may have grown (and moved) while we were parked.
-    (dir == direction::read ? fds_[fd].reader : fds_[fd].writer) = nullptr;
+    waiter = nullptr;  // the slot stays put while a coroutine waits on it (see fd_slot)
     return from_wake(why);
   }
 
   buffer_pool pool_;
   int epfd_ = -1;
   int wake_fd_ = -1;
-  std::vector<fd_state> fds_;
+  std::vector<fd_slot*> raw_waits_;  ///< wait_readable()s in progress
 };
 
 }  // namespace

@@ -83,6 +83,8 @@ uring_reactor::~uring_reactor() {
   exit_ring(ring_);
   for (const auto& l : listeners_) {
     for (const int fd : l->taken) ::close(fd);
+    if (l->slot != nullptr)
+      l->slot->owner = nullptr;  // a listener that outlives us forgets nothing
   }
   ::close(wake_fd_);
   if (bufs_ != nullptr) munmap(bufs_, ring_count_ * ring_size_);
@@ -92,70 +94,117 @@ uring_reactor::~uring_reactor() {
 // The socket stays non-blocking, as on epoll. Recent kernels (6.x) arm a poll and complete the
 // connect; older ones may answer -EINPROGRESS or -EAGAIN: then wait for writability and read
 // the outcome from SO_ERROR, as epoll does.
-int uring_reactor::connect(int fd, const sockaddr* to, socklen_t len, deadline until) {
-  const claim c(*this, fd, writing);
+int uring_reactor::connect(fd_slot& s, const sockaddr* to, socklen_t len, deadline until) {
+  const claim c(s, writing);
   if (c.refused) return c.refused;
-  const int r = perform([&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, to, len); }, until);
+  const int r =
+      perform([&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, s.fd, to, len); }, until);
   if (r != -EINPROGRESS && r != -EAGAIN) return r;
-  if (const int w = wait_for(fd, POLLOUT, until); w < 0) return w;
-  return connect_outcome(fd);
+  if (const int w = wait_for(s.fd, POLLOUT, until); w < 0) return w;
+  return connect_outcome(s.fd);
 }
 
-io_result uring_reactor::read_some(int fd, void* buf, std::size_t len, deadline until) {
-  const claim c(*this, fd, reading);
+io_result uring_reactor::read_some(fd_slot& s, void* buf, std::size_t len, deadline until) {
+  const claim c(s, reading);
   if (c.refused) return c.refused;
   for (;;) {
     const int r =
-        perform([&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, buf, len, 0); }, until);
+        perform([&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, s.fd, buf, len, 0); }, until);
     if (r != -EAGAIN && r != -EINTR) return r;
-    if (const int w = wait_for(fd, POLLIN, until); w < 0) return w;
+    if (const int w = wait_for(s.fd, POLLIN, until); w < 0) return w;
   }
 }
 
 template <typename Prep>
-io_result uring_reactor::send_with(Prep&& prep, int fd, std::size_t len, deadline until) {
-  const claim c(*this, fd, writing);
+io_result uring_reactor::send_with(Prep&& prep, fd_slot& s, std::size_t len, deadline until) {
+  const claim c(s, writing);
   if (c.refused) return c.refused;
   for (;;) {
     const int r = perform(prep, until);
     if (r > 0 && static_cast<std::size_t>(r) < len) io_counters::add(counters_->short_sends, 1);
     if (r != -EAGAIN && r != -EINTR) return r;
-    if (const int w = wait_for(fd, POLLOUT, until); w < 0) return w;
+    if (const int w = wait_for(s.fd, POLLOUT, until); w < 0) return w;
   }
 }
 
-io_result uring_reactor::write_some(int fd, const void* buf, std::size_t len, deadline until) {
-  return send_with([&](io_uring_sqe* sqe) { io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL); },
-                   fd, len, until);
+io_result uring_reactor::write_some(fd_slot& s, const void* buf, std::size_t len, deadline until) {
+  return send_with(
+      [&](io_uring_sqe* sqe) { io_uring_prep_send(sqe, s.fd, buf, len, MSG_NOSIGNAL); }, s, len,
+      until);
 }
 
-io_result uring_reactor::write_some(int fd, std::span<const iovec> iov, deadline until) {
+io_result uring_reactor::write_some(fd_slot& s, std::span<const iovec> iov, deadline until) {
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov.data());
   msg.msg_iovlen = iov.size();
   std::size_t len = 0;
   for (const iovec& v : iov) len += v.iov_len;
-  return send_with([&](io_uring_sqe* sqe) { io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL); },
-                   fd, len, until);
+  return send_with([&](io_uring_sqe* sqe) { io_uring_prep_sendmsg(sqe, s.fd, &msg, MSG_NOSIGNAL); },
+                   s, len, until);
 }
 
+// A poll request, which keeps nothing once it completes or is cancelled.
 int uring_reactor::wait_readable(int fd, deadline until) {
-  const claim c(*this, fd, reading);
-  return c.refused ? c.refused : wait_for(fd, POLLIN, until);
+  if (fd < 0) return -EBADF;
+  for (const int* w : raw_waits_) {
+    if (*w == fd) return -EALREADY;
+  }
+  int waiting = fd;
+  raw_waits_.push_back(&waiting);
+  const int r = wait_for(fd, POLLIN, until);
+  std::erase(raw_waits_, &waiting);
+  return r;
 }
 
-// A multishot recv outlives close(): the request holds the file. Cancel it; its last
-// completions carry the old generation and only give their buffers back (see reap()).
 void uring_reactor::forget(int fd) {
-  forget_listener(fd);
-  if (fd < 0 || static_cast<std::size_t>(fd) >= slots_.size()) return;
-  fd_slot& s = slots_[static_cast<std::size_t>(fd)];
-  if (s.armed) cancel_recv(fd, s);
-  give_back_queue(s);
-  ++s.generation;
-  s.armed = s.paused = s.eof = s.drained = s.ever_armed = s.ever_received = false;
-  s.ended = 0;
-  s.receiver = nullptr;
+  for (int* w : raw_waits_) {
+    if (*w == fd) *w = -1;  // matches no later wait on a descriptor that reuses the number
+  }
+}
+
+// A multishot recv outlives close(): the request holds the file. Cancel it and keep its
+// user_data as an orphan: its last completions only give their buffers back (see on_recv()).
+void uring_reactor::forget(fd_slot& s) {
+  if (s.s.listener) forget_listener(s);
+  bool forwarded = false;  // armed only through a recv armed before a move (see moved())
+  for (orphan& o : orphans_) {
+    if (o.forward == &s) {
+      o.forward = nullptr;
+      forwarded = true;
+    }
+  }
+  if (s.s.armed && !forwarded) {
+    const std::uint64_t data = recv_data(s, s.s.generation);
+    cancel_recv(data);
+    orphans_.push_back({data, nullptr});
+  }
+  give_back_queue(s.s);
+  s.s = {};
+  s.owner = nullptr;
+}
+
+// The kernel's requests keep `from`'s address: a listener's state is repointed; an armed recv is
+// cancelled and its last completions forwarded to `to`, which re-arms only once they are in (so
+// nothing is reordered, and nothing received is lost).
+void uring_reactor::moved(fd_slot& from, fd_slot& to) {
+  if (to.s.listener) {
+    for (const auto& l : listeners_) {
+      if (l->slot == &from) l->slot = &to;
+    }
+  }
+  bool forwarded = false;
+  for (orphan& o : orphans_) {
+    if (o.forward == &from) {
+      o.forward = &to;
+      forwarded = true;
+    }
+  }
+  if (to.s.armed && !forwarded) {
+    const std::uint64_t data = recv_data(from, to.s.generation);
+    cancel_recv(data);
+    orphans_.push_back({data, &to});
+    to.s.paused = true;  // so its -ECANCELED end is ours, not an error to report
+  }
 }
 
 void uring_reactor::poll(std::chrono::nanoseconds timeout) {

@@ -15,23 +15,27 @@
 
 namespace echod::io::uring {
 
-int uring_reactor::add_listener(int listen_fd, acceptors who) {
-  if (listen_fd < 0) return -EBADF;
-  listen_state* l = find_listener(listen_fd);
+int uring_reactor::add_listener(fd_slot& slot, acceptors who) {
+  if (slot.fd < 0) return -EBADF;
+  listen_state* l = find_listener(slot);
   if (l == nullptr) {
     listeners_.push_back(std::make_unique<listen_state>());
     l = listeners_.back().get();
-    l->fd = listen_fd;
+    l->slot = &slot;
+    l->fd = slot.fd;
     l->generation = ++listener_generations_;
+    slot.s.listener = true;
+    slot.owner = this;
   }
   l->alone = who == acceptors::one;
   return 0;
 }
 
-int uring_reactor::accept(int listen_fd, deadline until) {
-  listen_state* l = find_listener(listen_fd);
+int uring_reactor::accept(fd_slot& slot, deadline until) {
+  listen_state* l = find_listener(slot);
   if (l == nullptr) return -EINVAL;
-  const claim c(*this, listen_fd, reading);
+  const int listen_fd = slot.fd;
+  const claim c(slot, reading);
   if (c.refused) return c.refused;
   // Cancelled: hand out what was taken ahead, take nothing new (see reactor.hpp).
   if (scheduler::current()->cancelled(scheduler::current_coroutine())) {
@@ -49,10 +53,11 @@ int uring_reactor::accept(int listen_fd, deadline until) {
 
 // Its multishot accept, if armed, is cancelled; what it took and nobody asked for is closed
 // (accept() after a cancel hands all of it out first, so a server's acceptor leaves none).
-void uring_reactor::forget_listener(int fd) {
-  listen_state* l = find_listener(fd);
+void uring_reactor::forget_listener(fd_slot& slot) {
+  listen_state* l = find_listener(slot);
   if (l == nullptr) return;
   l->forgotten = true;
+  l->slot = nullptr;
   if (l->armed) cancel_accept(*l);
   for (const int taken : l->taken) ::close(taken);
   l->taken.clear();
@@ -81,9 +86,11 @@ int uring_reactor::take_once_more(int listen_fd, int otherwise) {
   return fd >= 0 ? fd : otherwise;
 }
 
-uring_reactor::listen_state* uring_reactor::find_listener(int fd) {
+// A thread has a listener or two: a list is the fastest search.
+uring_reactor::listen_state* uring_reactor::find_listener(const fd_slot& slot) {
+  if (!slot.s.listener) return nullptr;
   for (const auto& l : listeners_) {
-    if (l->fd == fd && !l->forgotten) return l.get();
+    if (l->slot == &slot && !l->forgotten) return l.get();
   }
   return nullptr;
 }

@@ -30,12 +30,13 @@ using runtime::wake_reason;
 // read interrupt() completes.
 inline constexpr std::uint64_t ignored_completion = 0;
 inline constexpr std::uint64_t wake_completion = 1;
-// A multishot recv: not a pointer but (generation << 32 | fd << 3 | recv_tag), so a completion
-// that comes after its connection is gone (closed while armed) lands on no freed memory: a stale
-// generation only gives its buffer back.
+// A multishot recv: (generation << 48 | its fd_slot's address | recv_tag). A slot closed while
+// its recv is armed leaves that value in orphans_ until the recv's last completion, which then
+// only gives its buffer back; the generation keeps a new slot at the same address apart from it.
 inline constexpr std::uint64_t recv_tag = 2;
-constexpr std::uint64_t recv_data(int fd, std::uint32_t generation) {
-  return std::uint64_t{generation} << 32 | static_cast<std::uint64_t>(fd) << 3 | recv_tag;
+inline constexpr std::uint64_t slot_address_bits = (std::uint64_t{1} << 48) - 8;
+inline std::uint64_t recv_data(const fd_slot& s, std::uint16_t generation) {
+  return std::uint64_t{generation} << 48 | reinterpret_cast<std::uintptr_t>(&s) | recv_tag;
 }
 
 // A multishot accept: (generation << 32 | listener fd << 3 | accept_tag), for the same reason.
@@ -61,76 +62,48 @@ class uring_reactor final : public reactor {
   ~uring_reactor() override;
 
   const char* name() const override { return backend_name(backend_kind::io_uring); }
-  int add_listener(int listen_fd, acceptors who) override;
-  int accept(int listen_fd, deadline until) override;
-  int connect(int fd, const sockaddr* to, socklen_t len, deadline until) override;
-  io_result read_some(int fd, void* buf, std::size_t len, deadline until) override;
-  io_result receive(int fd, received& into, deadline until) override;
+  int add_listener(fd_slot& l, acceptors who) override;
+  int accept(fd_slot& l, deadline until) override;
+  int connect(fd_slot& s, const sockaddr* to, socklen_t len, deadline until) override;
+  io_result read_some(fd_slot& s, void* buf, std::size_t len, deadline until) override;
+  io_result receive(fd_slot& s, received& into, deadline until) override;
   void release(std::span<const chunk> chunks) override;
-  io_result write_some(int fd, const void* buf, std::size_t len, deadline until) override;
-  io_result write_some(int fd, std::span<const iovec> iov, deadline until) override;
+  io_result write_some(fd_slot& s, const void* buf, std::size_t len, deadline until) override;
+  io_result write_some(fd_slot& s, std::span<const iovec> iov, deadline until) override;
   std::size_t buffers_lent() const override { return pool_.lent() + ring_lent_; }
   int wait_readable(int fd, deadline until) override;
   void forget(int fd) override;
+  void forget(fd_slot& s) override;
+  void moved(fd_slot& from, fd_slot& to) override;
   void poll(std::chrono::nanoseconds timeout) override;
   void interrupt() override;
 
   unsigned setup_flags() const { return setup_flags_; }
 
  private:
-  // What the reactor keeps per fd: the waits in progress, and the multishot recv's state. Slots
-  // are indexed by fd and outlive it; `generation` tells a reused fd from its predecessor.
-  struct fd_slot {
-    runtime::coroutine* receiver = nullptr;  ///< parked in receive_multishot()
-    std::uint32_t generation = 0;
-    std::int32_t head = -1;  ///< buffers received, not yet handed out: bids, linked by next_
-    std::int32_t tail = -1;
-    std::uint32_t queued = 0;
-    int ended = 0;               ///< how the last multishot ended (-errno), not yet acted on
-    std::uint8_t claims = 0;     ///< directions waited on (reading, writing)
-    bool armed = false;          ///< a multishot recv is in the kernel
-    bool ever_armed = false;     ///< the next arming is a re-arm (counted)
-    bool paused = false;         ///< we cancelled it: too much queued; re-armed once taken
-    bool eof = false;            ///< the multishot saw end of stream, after the queued bytes
-    bool ever_received = false;  ///< a multishot brought bytes (so -EINVAL is not "unsupported")
-    bool drained = false;        ///< the pooled path's last recv emptied the socket: poll first
-  };
-
-  fd_slot& slot(int fd) {
-    const auto at = static_cast<std::size_t>(fd);
-    if (at >= slots_.size()) slots_.resize(at + 64);
-    return slots_[at];
-  }
-
-  // Which directions of each fd a coroutine waits on (bits), so that a second waiter is refused
-  // as on epoll, where the per-fd waiter slot would otherwise be overwritten.
-  enum : std::uint8_t { reading = 1, writing = 2 };
+  // The coroutine waiting on a slot in one direction, for the length of one operation, so that a
+  // second waiter is refused as on epoll. The reader is also the one a multishot recv wakes.
+  enum class direction { reading, writing };
   struct claim {
-    claim(uring_reactor& r, int fd, std::uint8_t dir) : slots(r.slots_), fd(fd), dir(dir) {
-      if (fd < 0) {
+    claim(fd_slot& s, direction dir) : waiter(dir == direction::reading ? s.s.reader : s.s.writer) {
+      if (s.fd < 0) {
         refused = -EBADF;
-        return;
-      }
-      fd_slot& s = r.slot(fd);
-      if (s.claims & dir) {
+      } else if (waiter != nullptr) {
         refused = -EALREADY;
-        return;
+      } else {
+        waiter = scheduler::current_coroutine();
       }
-      s.claims |= dir;
     }
-    // Index again at the end: the vector may have grown while this coroutine waited.
     ~claim() {
-      if (refused == 0) {
-        slots[static_cast<std::size_t>(fd)].claims &= static_cast<std::uint8_t>(~dir);
-      }
+      if (refused == 0) waiter = nullptr;  // the slot stays put while it is waited on
     }
     claim(const claim&) = delete;
     claim& operator=(const claim&) = delete;
-    std::vector<fd_slot>& slots;
-    int fd;
-    std::uint8_t dir;
+    coroutine*& waiter;
     int refused = 0;  ///< -EALREADY (another waits) or -EBADF; 0 when the claim is held
   };
+  static constexpr direction reading = direction::reading;
+  static constexpr direction writing = direction::writing;
 
   // ---- the core (reactor_uring.cpp) ----
   io_uring_sqe* next_sqe();
@@ -159,23 +132,30 @@ class uring_reactor final : public reactor {
   }
   int wait_for(int fd, unsigned events, deadline until);
   template <typename Prep>
-  io_result send_with(Prep&& prep, int fd, std::size_t len, deadline until);
+  io_result send_with(Prep&& prep, fd_slot& s, std::size_t len, deadline until);
   void arm_wake();
   void reap();
 
   // ---- multishot recv into the provided buffer ring (reactor_uring_recv.cpp) ----
   void setup_buffer_ring(unsigned count, std::size_t size);
-  void arm_recv(int fd, fd_slot& s);
-  void cancel_recv(int fd, const fd_slot& s);
-  io_result receive_multishot(int fd, received& into, deadline until);
-  io_result hand_out(fd_slot& s, received& into);
-  void give_back_queue(fd_slot& s);
+  void arm_recv(fd_slot& s);
+  void cancel_recv(std::uint64_t data);
+  io_result receive_multishot(fd_slot& s, received& into, deadline until);
+  io_result hand_out(fd_slot::state& s, received& into);
+  void give_back_queue(fd_slot::state& s);
   void ring_add(std::uint32_t bid, unsigned offset);
   void returned_to_ring(unsigned n);
   void on_recv(const io_uring_cqe* cqe, std::uint64_t data);
   void give_back_bid(std::uint32_t bid);
   // The older path: one recv per read, into a pooled buffer.
-  io_result receive_pooled(int fd, received& into, deadline until);
+  io_result receive_pooled(fd_slot& s, received& into, deadline until);
+  // A multishot recv still in the kernel whose slot was closed (forward null: its completions
+  // only give buffers back) or moved (forward: they go on to the slot it moved to).
+  struct orphan {
+    std::uint64_t data;
+    fd_slot* forward;
+  };
+  orphan* find_orphan(std::uint64_t data);
 
   // ---- accepting (reactor_uring_accept.cpp) ----
   // A listener registered with this reactor. Its multishot accept (only where this thread is its
@@ -183,6 +163,7 @@ class uring_reactor final : public reactor {
   // first in line for good and take every client) stays armed between accept() calls; the
   // connections it brings queue in `taken` until accept() hands them out.
   struct listen_state {
+    fd_slot* slot = nullptr;  ///< the registration it belongs to (moved() repoints it)
     int fd = -1;
     std::uint32_t generation = 0;   ///< tells its completions from a forgotten predecessor's
     bool alone = false;             ///< acceptors::one
@@ -211,8 +192,8 @@ class uring_reactor final : public reactor {
   }
 
   static int take_once_more(int listen_fd, int otherwise);
-  void forget_listener(int fd);
-  listen_state* find_listener(int fd);
+  void forget_listener(fd_slot& l);
+  listen_state* find_listener(const fd_slot& l);
   void drop_if_unused(listen_state& l);
   int accept_multishot(listen_state& l, deadline until);
   int end_multishot_accept(listen_state& l, int otherwise);
@@ -220,13 +201,15 @@ class uring_reactor final : public reactor {
   void cancel_accept(const listen_state& l);
   void on_accept(const io_uring_cqe* cqe, std::uint64_t data);
   int accept_or_wait(int listen_fd, deadline until);
+  // The wait_readable()s in progress (forget(fd) sets fd to -1): few, so a list.
+  std::vector<int*> raw_waits_;
 
   io_uring ring_{};
   unsigned setup_flags_ = 0;
   int wake_fd_ = -1;
   std::uint64_t wake_buffer_ = 0;
   bool wake_armed_ = false;
-  std::vector<fd_slot> slots_;                            ///< per fd, indexed by fd
+  std::vector<orphan> orphans_;
   std::vector<std::unique_ptr<listen_state>> listeners_;  ///< stable: acceptors point into them
   std::uint32_t listener_generations_ = 0;
   bool multishot_accept_ = false;  ///< IORING_ACCEPT_MULTISHOT (5.19+), unless switched off

@@ -10,21 +10,23 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "io/reactor_uring_impl.hpp"
 
 namespace echod::io::uring {
 
-io_result uring_reactor::receive(int fd, received& into, deadline until) {
-  const claim c(*this, fd, reading);
+io_result uring_reactor::receive(fd_slot& s, received& into, deadline until) {
+  const claim c(s, reading);
   if (c.refused) return c.refused;
   if (multishot_) {
-    const io_result r = receive_multishot(fd, into, until);
+    const io_result r = receive_multishot(s, into, until);
     if (r != -EINVAL || multishot_) return r;
     // The kernel has buffer rings but not multishot recv (5.19): the older path from now on.
   }
-  return receive_pooled(fd, into, until);
+  return receive_pooled(s, into, until);
 }
 
 void uring_reactor::release(std::span<const chunk> chunks) {
@@ -78,32 +80,50 @@ void uring_reactor::setup_buffer_ring(unsigned count, std::size_t size) {
   multishot_ = true;
 }
 
-void uring_reactor::arm_recv(int fd, fd_slot& s) {
+void uring_reactor::arm_recv(fd_slot& s) {
+  if ((reinterpret_cast<std::uintptr_t>(&s) & ~slot_address_bits) != 0) {
+    std::fprintf(stderr, "io_uring reactor: fd_slot at %p does not fit a recv's user_data\n",
+                 static_cast<void*>(&s));
+    std::abort();
+  }
+  // A slot at the address of one closed while armed must not share its user_data.
+  while (!orphans_.empty() && find_orphan(recv_data(s, s.s.generation)) != nullptr) {
+    ++s.s.generation;
+  }
   io_uring_sqe* sqe = next_sqe();
-  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+  io_uring_prep_recv_multishot(sqe, s.fd, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = buffer_group;
-  io_uring_sqe_set_data64(sqe, recv_data(fd, s.generation));
-  if (s.ever_armed) io_counters::add(counters_->multishot_rearms, 1);
-  s.armed = s.ever_armed = true;
+  io_uring_sqe_set_data64(sqe, recv_data(s, s.s.generation));
+  if (s.s.ever_armed) io_counters::add(counters_->multishot_rearms, 1);
+  s.s.armed = s.s.ever_armed = true;
+  s.owner = this;
 }
 
-void uring_reactor::cancel_recv(int fd, const fd_slot& s) {
+void uring_reactor::cancel_recv(std::uint64_t data) {
   io_uring_sqe* sqe = next_sqe();
-  io_uring_prep_cancel64(sqe, recv_data(fd, s.generation), 0);
+  io_uring_prep_cancel64(sqe, data, 0);
   io_uring_sqe_set_data64(sqe, ignored_completion);
+}
+
+uring_reactor::orphan* uring_reactor::find_orphan(std::uint64_t data) {
+  for (orphan& o : orphans_) {
+    if (o.data == data) return &o;
+  }
+  return nullptr;
 }
 
 // Hands out what is queued; otherwise arms the recv if it is not, and waits. A wait that ends
 // (deadline, cancel) leaves the recv armed: what comes meanwhile queues for the next call.
-io_result uring_reactor::receive_multishot(int fd, received& into, deadline until) {
+// The receiver is the slot's reader (receive()'s claim), which on_recv() wakes.
+io_result uring_reactor::receive_multishot(fd_slot& slot, received& into, deadline until) {
   scheduler* sched = scheduler::current();
   coroutine* self = scheduler::current_coroutine();
+  fd_slot::state& s = slot.s;
   for (;;) {
-    fd_slot& s = slot(fd);
     if (s.head >= 0) return hand_out(s, into);
     if (s.eof) return 0;
-    if (const int r = std::exchange(s.ended, 0); r == -ENOBUFS) {
+    if (const int r = std::exchange(s.pending, 0); r == -ENOBUFS) {
       // The bytes wait in the socket. Re-arm once a buffer is back, not before: no spinning.
       while (ring_lent_ >= ring_count_) {
         if (sched->cancelled(self)) return -ECANCELED;
@@ -121,20 +141,18 @@ io_result uring_reactor::receive_multishot(int fd, received& into, deadline unti
       return r;
     }
     if (sched->cancelled(self)) return -ECANCELED;
-    if (!s.armed) arm_recv(fd, s);
-    s.receiver = self;
+    if (!s.armed) arm_recv(slot);
     const wake_reason why = sched->park(until);
-    slots_[static_cast<std::size_t>(fd)].receiver = nullptr;  // index again: slots_ may have grown
     if (why == wake_reason::timed_out) return -ETIMEDOUT;
     if (why == wake_reason::cancelled) return -ECANCELED;
   }
 }
 
-io_result uring_reactor::hand_out(fd_slot& s, received& into) {
+io_result uring_reactor::hand_out(fd_slot::state& s, received& into) {
   io_result total = 0;
   while (s.head >= 0 && !into.full()) {
     const auto bid = static_cast<std::uint32_t>(s.head);
-    s.head = next_[bid];
+    s.head = static_cast<std::int16_t>(next_[bid]);
     --s.queued;
     into.add(*this, {bufs_ + bid * ring_size_, length_[bid], bid});
     total += length_[bid];
@@ -143,7 +161,7 @@ io_result uring_reactor::hand_out(fd_slot& s, received& into) {
   return total;
 }
 
-void uring_reactor::give_back_queue(fd_slot& s) {
+void uring_reactor::give_back_queue(fd_slot::state& s) {
   unsigned n = 0;
   for (std::int32_t bid = s.head; bid >= 0; bid = next_[static_cast<std::size_t>(bid)]) {
     ring_add(static_cast<std::uint32_t>(bid), n++);
@@ -172,33 +190,37 @@ void uring_reactor::returned_to_ring(unsigned n) {
 }
 
 void uring_reactor::on_recv(const io_uring_cqe* cqe, std::uint64_t data) {
-  const int fd = static_cast<int>((data >> 3) & 0x1fff'ffff);
-  const auto generation = static_cast<std::uint32_t>(data >> 32);
   const bool more = cqe->flags & IORING_CQE_F_MORE;
   const bool has_buffer = cqe->flags & IORING_CQE_F_BUFFER;
   const auto bid = static_cast<std::uint32_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
   if (has_buffer) ++ring_lent_;
-  fd_slot* s = static_cast<std::size_t>(fd) < slots_.size() ? &slots_[static_cast<std::size_t>(fd)]
-                                                            : nullptr;
-  if (s == nullptr || s->generation != generation) {  // its connection is gone
-    if (has_buffer) give_back_bid(bid);
-    return;
+  fd_slot* slot = reinterpret_cast<fd_slot*>(data & slot_address_bits);
+  if (!orphans_.empty()) {
+    if (orphan* o = find_orphan(data)) {  // closed (or moved) while armed
+      slot = o->forward;
+      if (!more) std::erase_if(orphans_, [data](const orphan& x) { return x.data == data; });
+      if (slot == nullptr) {
+        if (has_buffer) give_back_bid(bid);
+        return;
+      }
+    }
   }
+  fd_slot::state* s = &slot->s;
   if (cqe->res > 0 && has_buffer) {
     length_[bid] = static_cast<std::uint32_t>(cqe->res);
     next_[bid] = -1;
     if (s->tail >= 0) {
       next_[static_cast<std::size_t>(s->tail)] = static_cast<std::int32_t>(bid);
     } else {
-      s->head = static_cast<std::int32_t>(bid);
+      s->head = static_cast<std::int16_t>(bid);
     }
-    s->tail = static_cast<std::int32_t>(bid);
+    s->tail = static_cast<std::int16_t>(bid);
     ++s->queued;
     s->ever_received = true;
     io_counters::add(counters_->recv_completions, 1);
     io_counters::add(counters_->recv_bytes, static_cast<std::uint64_t>(cqe->res));
     if (more && !s->paused && s->queued >= max_queued_) {
-      cancel_recv(fd, *s);
+      cancel_recv(data);
       s->paused = true;
     }
   } else if (has_buffer) {
@@ -210,13 +232,13 @@ void uring_reactor::on_recv(const io_uring_cqe* cqe, std::uint64_t data) {
       s->eof = true;
     } else if (cqe->res == -ENOBUFS) {
       io_counters::add(counters_->buffer_ring_empty, 1);
-      s->ended = -ENOBUFS;
+      s->pending = -ENOBUFS;
     } else if (cqe->res < 0 && !(s->paused && cqe->res == -ECANCELED)) {
-      s->ended = cqe->res;
+      s->pending = cqe->res;
     }
     s->paused = false;
   }
-  if (s->receiver != nullptr) scheduler::current()->wake(std::exchange(s->receiver, nullptr));
+  if (s->reader != nullptr) scheduler::current()->wake(s->reader);
 }
 
 void uring_reactor::give_back_bid(std::uint32_t bid) {
@@ -226,26 +248,26 @@ void uring_reactor::give_back_bid(std::uint32_t bid) {
 
 // MSG_DONTWAIT makes a recv on an
 // empty socket fail at once rather than hold its buffer in the kernel; it then polls.
-io_result uring_reactor::receive_pooled(int fd, received& into, deadline until) {
+io_result uring_reactor::receive_pooled(fd_slot& s, received& into, deadline until) {
   struct adapter {
     uring_reactor& r;
-    int fd;
+    fd_slot& s;
     deadline until;
-    int pending() { return r.slot(fd).ended; }
-    void set_pending(int e) { r.slot(fd).ended = e; }
-    bool drained() { return r.slot(fd).drained; }
-    void emptied(bool) { r.slot(fd).drained = true; }
+    int pending() { return s.s.pending; }
+    void set_pending(int e) { s.s.pending = e; }
+    bool drained() { return s.s.drained; }
+    void emptied(bool) { s.s.drained = true; }
     int wait_readable() {
-      const int w = r.wait_for(fd, POLLIN, until);
-      if (w == 0) r.slot(fd).drained = false;
+      const int w = r.wait_for(s.fd, POLLIN, until);
+      if (w == 0) s.s.drained = false;
       return w;
     }
     io_result recv(char* buf, std::size_t len) {
       return r.perform(
-          [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, fd, buf, len, MSG_DONTWAIT); }, until);
+          [&](io_uring_sqe* sqe) { io_uring_prep_recv(sqe, s.fd, buf, len, MSG_DONTWAIT); }, until);
     }
   };
-  return io::receive_pooled(*this, pool_, *counters_, into, adapter{*this, fd, until});
+  return io::receive_pooled(*this, pool_, *counters_, into, adapter{*this, s, until});
 }
 
 }  // namespace echod::io::uring

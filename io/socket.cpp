@@ -31,36 +31,39 @@ std::string error_text(io_result negative_errno) {
 socket_fd& socket_fd::operator=(socket_fd&& o) noexcept {
   if (this != &o) {
     close();
-    fd_ = std::exchange(o.fd_, -1);
+    slot_ = std::move(o.slot_);
   }
   return *this;
 }
 
 void socket_fd::close() {
-  if (fd_ < 0) return;
-  if (runtime::scheduler::current() != nullptr) reactor::current().forget(fd_);
-  ::close(fd_);
-  fd_ = -1;
+  if (slot_.fd < 0) return;
+  slot_.forget();  // before close(): the reactor may hold the descriptor's number
+  ::close(std::exchange(slot_.fd, -1));
 }
 
 int stream::connect(const address& to, stream& out, deadline until, const address* source) {
   const int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
-  socket_fd guard(fd);
+  // Connected in place, so the registration the wait makes never has to move.
+  out = stream(fd);
   if (source != nullptr) {
     // Defer the port choice to connect(), where the kernel picks one unique for the 4-tuple:
     // that is what lets several source addresses each use the whole ephemeral range.
     set_int_option(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
-    if (::bind(fd, source->get(), source->length) != 0) return -errno;
+    if (::bind(fd, source->get(), source->length) != 0) {
+      const int e = -errno;
+      out.close();
+      return e;
+    }
   }
-  const int r = reactor::current().connect(fd, to.get(), to.length, until);
-  if (r < 0) return r;
-  out = stream(guard.release());
-  return 0;
+  const int r = reactor::current().connect(out.slot(), to.get(), to.length, until);
+  if (r < 0) out.close();
+  return r;
 }
 
 io_result stream::read_some(void* buf, std::size_t len, deadline until) {
-  return reactor::current().read_some(fd(), buf, len, until);
+  return reactor::current().read_some(slot(), buf, len, until);
 }
 
 io_result stream::read_exact(void* buf, std::size_t len, deadline until) {
@@ -75,11 +78,11 @@ io_result stream::read_exact(void* buf, std::size_t len, deadline until) {
 }
 
 io_result stream::receive(received& into, deadline until) {
-  return reactor::current().receive(fd(), into, until);
+  return reactor::current().receive(slot(), into, until);
 }
 
 io_result stream::write_some(const void* buf, std::size_t len, deadline until) {
-  return reactor::current().write_some(fd(), buf, len, until);
+  return reactor::current().write_some(slot(), buf, len, until);
 }
 
 io_result stream::write_all(const void* buf, std::size_t len, deadline until) {
@@ -105,7 +108,7 @@ io_result stream::write_all(const received& data, deadline until) {
       return r < 0 ? r : static_cast<io_result>(total);
     }
     const io_result r = reactor::current().write_some(
-        fd(), std::span<const iovec>(iov + first, chunks.size() - first), until);
+        slot(), std::span<const iovec>(iov + first, chunks.size() - first), until);
     if (r < 0) return r;
     sent += static_cast<std::size_t>(r);
     for (auto left = static_cast<std::size_t>(r); left > 0;) {  // skip what the kernel took
@@ -152,12 +155,14 @@ listener listener::open(const address& at, const listen_options& opts) {
   if (at.family() == AF_INET6) set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only);
   if (::bind(fd, at.get(), at.length) != 0) throw_errno("bind " + where);
   if (::listen(fd, opts.backlog) != 0) throw_errno("listen " + where);
-  if (runtime::scheduler::current() != nullptr) reactor::current().add_listener(fd, acceptors::one);
+  if (runtime::scheduler::current() != nullptr) {
+    reactor::current().add_listener(l.slot(), acceptors::one);
+  }
   return l;
 }
 
 int listener::accept(stream& out, deadline until) {
-  const int fd = reactor::current().accept(this->fd(), until);
+  const int fd = reactor::current().accept(slot(), until);
   if (fd < 0) return fd;
   out = stream(fd);
   return 0;

@@ -12,22 +12,28 @@
 
 namespace echod::io {
 
-/// Owns a file descriptor; closing it first tells the thread's reactor (if any) to forget it.
+/// Owns a file descriptor and its registration with the reactor (fd_slot); closing it first ends
+/// the registration. Moving it moves both.
 class socket_fd {
  public:
   socket_fd() = default;
-  explicit socket_fd(int fd) : fd_(fd) {}
-  socket_fd(socket_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  explicit socket_fd(int fd) : slot_(fd) {}
+  socket_fd(socket_fd&& o) noexcept = default;
   socket_fd& operator=(socket_fd&& o) noexcept;
   ~socket_fd() { close(); }
 
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
+  int get() const { return slot_.fd; }
+  bool valid() const { return slot_.fd >= 0; }
+  /// Gives up the descriptor, unregistered.
+  int release() {
+    slot_.forget();
+    return std::exchange(slot_.fd, -1);
+  }
   void close();
+  fd_slot& slot() { return slot_; }
 
  private:
-  int fd_ = -1;
+  fd_slot slot_;
 };
 
 struct listen_options {
@@ -42,7 +48,7 @@ class stream {
   explicit stream(int fd) : fd_(fd) {}
 
   /// Connects to `to` (optionally from `source`, port chosen at connect time so several source
-  /// addresses get past the ephemeral port range): 0 or -errno.
+  /// addresses get past the ephemeral port range): 0 or -errno, and then `out` is closed.
   static int connect(const address& to, stream& out, deadline until = no_deadline,
                      const address* source = nullptr);
 
@@ -70,6 +76,7 @@ class stream {
   void close() { fd_.close(); }
   int fd() const { return fd_.get(); }
   bool valid() const { return fd_.valid(); }
+  fd_slot& slot() { return fd_.slot(); }  ///< for reactor calls this class does not wrap
 
  private:
   socket_fd fd_;
@@ -93,6 +100,8 @@ class listener {
   int release() { return fd_.release(); }
   void close() { fd_.close(); }
   bool valid() const { return fd_.valid(); }
+  /// Its registration with this thread's reactor, e.g. for reactor::add_listener().
+  fd_slot& slot() { return fd_.slot(); }
 
  private:
   socket_fd fd_;

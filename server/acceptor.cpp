@@ -35,10 +35,12 @@ bool is_resource_error(int error) {
 
 void run_acceptor(worker_thread& t, int listen_fd) {
   io::reactor& reactor = io::reactor::current();
-  reactor.add_listener(listen_fd, t.plan().acceptors);
+  // This thread's registration of the shared listener: what its reactor keeps for it.
+  io::fd_slot listener(listen_fd);
+  reactor.add_listener(listener, t.plan().acceptors);
   runtime::deadline next_warning{};
   while (t.reserve_slot()) {
-    const int fd = reactor.accept(listen_fd, runtime::no_deadline);
+    const int fd = reactor.accept(listener, runtime::no_deadline);
     if (fd >= 0) {
       t.spawn_connection(fd);
       continue;
@@ -59,14 +61,14 @@ void run_acceptor(worker_thread& t, int listen_fd) {
   // waiting at once) are served too, over capacity if need be, never dropped. Cancelled, accept()
   // only hands those out; an acceptor that ends uncancelled never accepted, so has none.
   while (runtime::this_coroutine::cancelled()) {
-    const int fd = reactor.accept(listen_fd, runtime::no_deadline);
+    const int fd = reactor.accept(listener, runtime::no_deadline);
     if (fd < 0) break;
     t.reserve_slot_over_capacity();
     t.spawn_connection(fd);
   }
   // Unregister: epoll takes the shared listener out of this thread's set, or every new client
   // would still wake a thread that no longer accepts.
-  reactor.forget(listen_fd);
+  listener.forget();
 }
 
 }  // namespace echod::server

@@ -71,7 +71,7 @@ struct request {
 // Reads `fd` until the request's headers end: 0 (a whole request to route), the HTTP error to
 // answer, or -1 for a client to close without a word (it left, sent nothing, or missed
 // `until`; or the endpoint is stopping or evicted it).
-int read_request(io::reactor& r, int fd, runtime::deadline until, request& req) {
+int read_request(io::reactor& r, io::fd_slot& fd, runtime::deadline until, request& req) {
   http::line_reader lines;
   std::size_t received = 0;
   char buf[4096];
@@ -149,7 +149,7 @@ std::string answer(const request& req, int status,
 }
 
 // Sends all of `out` by `until`; false if the client did not take it in time or went away.
-bool send_all(io::reactor& r, int fd, std::string_view out, runtime::deadline until) {
+bool send_all(io::reactor& r, io::fd_slot& fd, std::string_view out, runtime::deadline until) {
   while (!out.empty()) {
     const io::io_result n = r.write_some(fd, out.data(), out.size(), until);
     if (n <= 0) return false;
@@ -236,7 +236,8 @@ void admin_server::close_after_fork() {
 
 void admin_server::accept_loop(int listen_fd) {
   io::reactor& r = io::reactor::current();
-  r.add_listener(listen_fd, io::acceptors::one);
+  io::fd_slot listener(listen_fd);
+  r.add_listener(listener, io::acceptors::one);
   for (;;) {
     if (busy_slots() >= slots_ && !evict_oldest_incomplete()) {
       // Every slot holds a request being answered: the next client waits in the backlog.
@@ -246,7 +247,7 @@ void admin_server::accept_loop(int listen_fd) {
       if (why == runtime::wake_reason::cancelled) break;
       continue;
     }
-    const int fd = r.accept(listen_fd, runtime::no_deadline);
+    const int fd = r.accept(listener, runtime::no_deadline);
     // serve() replaced the socket (an accept woken before that fails on the shut-down socket),
     // or the master is stopping.
     if (fd < 0 && (fd == -ECANCELED || sched_.cancelled(sched_.current_coroutine()))) break;
@@ -268,7 +269,7 @@ void admin_server::accept_loop(int listen_fd) {
                  std::chrono::duration_cast<std::chrono::milliseconds>(accept_retry).count());
     if (sched_.sleep_for(accept_retry) == runtime::wake_reason::cancelled) break;
   }
-  r.forget(listen_fd);
+  listener.forget();
   ::close(listen_fd);
   if (listen_fd_ == listen_fd) {
     listen_fd_ = -1;  // stopping
@@ -287,21 +288,19 @@ void admin_server::serve_connection(conn_iter c) {
     admin_server& s;
     conn_iter c;
     ~cleanup() {
-      if (c->fd >= 0) {
-        io::reactor::current().forget(c->fd);
-        ::close(c->fd);
-      }
+      if (c->fd >= 0) ::close(c->fd);  // `slot` below has ended its registration
       if (c->evicted) --s.evicting_;
       s.connections_.erase(c);
       if (s.slot_waiter_ != nullptr) s.sched_.wake(s.slot_waiter_);
     }
   } guard{*this, c};
+  io::fd_slot slot(c->fd);  // destroyed first: unregistered before the close
   request req;
-  const int status = read_request(r, c->fd, runtime::clock::now() + header_deadline, req);
+  const int status = read_request(r, slot, runtime::clock::now() + header_deadline, req);
   if (status < 0) return;
   c->whole = true;
   const std::string out = answer(req, status, snapshot_);
-  if (!send_all(r, c->fd, out, runtime::clock::now() + response_deadline)) return;
+  if (!send_all(r, slot, out, runtime::clock::now() + response_deadline)) return;
   // FIN after the response; then drop what the client sent beyond the request, so close() does
   // not answer unread bytes with a reset that could destroy the response in flight.
   ::shutdown(c->fd, SHUT_WR);

@@ -95,7 +95,7 @@ test_server::test_server(io::backend_kind backend, server_behaviour behaviour)
         bound.set_value(s->listener.local_address());
         sched.spawn([s] {
           // Opened before this thread's scheduler ran: register it here, where it accepts.
-          io::reactor::current().add_listener(s->listener.fd(), io::acceptors::one);
+          io::reactor::current().add_listener(s->listener.slot(), io::acceptors::one);
           for (;;) {
             io::stream conn;
             if (s->listener.accept(conn) != 0) return;  // cancelled: the test is over

@@ -36,10 +36,12 @@ TEST_P(accept_spread_test, two_threads_accepting_from_one_listener_share_its_cli
       [kind](std::size_t) { return make_reactor(kind); },
       [&l](runtime::scheduler& sched, std::size_t index) {
         sched.spawn([&l, index] {
-          reactor::current().add_listener(l.fd(), acceptors::many);
+          fd_slot mine(l.fd());  // each thread has its own registration of the shared listener
+          reactor::current().add_listener(mine, acceptors::many);
           for (;;) {
-            stream conn;
-            if (l.accept(conn) != 0) return;  // cancelled: the test is over
+            const int fd = reactor::current().accept(mine, runtime::no_deadline);
+            if (fd < 0) return;  // cancelled: the test is over
+            stream conn(fd);
             const char id = static_cast<char>(index);
             conn.write_all(&id, 1, clock::now() + 10s);
           }

@@ -58,7 +58,7 @@ TEST(epoll_forget_test, a_listener_whose_only_accept_was_cancelled_leaves_the_ep
     before = watched_by_some_epoll(l.fd());
     self->cancel(acceptor);
     runtime::this_coroutine::sleep_for(5ms);
-    reactor::current().forget(l.fd());
+    l.slot().forget();
     after = watched_by_some_epoll(l.fd());
   });
   sched.run();

@@ -183,12 +183,13 @@ TEST_P(socket_test, accept_takes_only_from_a_registered_listener) {
     stream s;
     unregistered = l.accept(s, clock::now() + 10s);
     reactor& r = reactor::current();
-    bad_fd = r.add_listener(-1, acceptors::one);
-    ASSERT_EQ(r.add_listener(l.fd(), acceptors::one), 0);
-    r.forget(l.fd());
+    fd_slot no_socket;
+    bad_fd = r.add_listener(no_socket, acceptors::one);
+    ASSERT_EQ(r.add_listener(l.slot(), acceptors::one), 0);
+    l.slot().forget();
     forgotten = l.accept(s, clock::now() + 10s);
-    ASSERT_EQ(r.add_listener(l.fd(), acceptors::one), 0);
-    ASSERT_EQ(r.add_listener(l.fd(), acceptors::one), 0);  // again: no change
+    ASSERT_EQ(r.add_listener(l.slot(), acceptors::one), 0);
+    ASSERT_EQ(r.add_listener(l.slot(), acceptors::one), 0);  // again: no change
     registered = l.accept(s, clock::now() + 10s);
     ASSERT_EQ(registered, 0);
     char buf[6];
