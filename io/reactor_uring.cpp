@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
@@ -76,6 +77,11 @@ uring_reactor::uring_reactor(const reactor_options& opts)
     throw std::system_error(errno, std::generic_category(), "eventfd");
   }
   if (opts.multishot) setup_buffer_ring(opts.ring_buffers, opts.ring_buffer_size);
+  if (multishot_) {
+    recv_limit_ =
+        static_cast<std::uint32_t>(std::min<std::size_t>(max_queued_ * ring_size_, 1U << 30));
+    bundles_ = opts.recv_bundles && (ring_.features & IORING_FEAT_RECVSEND_BUNDLE);
+  }
   multishot_accept_ = opts.multishot;
 }
 

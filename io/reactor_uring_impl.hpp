@@ -19,6 +19,15 @@
 #include "io/reactor.hpp"
 #include "runtime/scheduler.hpp"
 
+// Recv bundles (kernel 6.10+): one completion of a multishot recv may fill several buffers, taken
+// in ring order. Debian 12's liburing (2.3) predates them, so the two values are named here.
+#ifndef IORING_RECVSEND_BUNDLE
+#define IORING_RECVSEND_BUNDLE (1U << 4)
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
+
 namespace echod::io::uring {
 
 using runtime::coroutine;
@@ -146,7 +155,9 @@ class uring_reactor final : public reactor {
   void ring_add(std::uint32_t bid, unsigned offset);
   void returned_to_ring(unsigned n);
   void on_recv(const io_uring_cqe* cqe, std::uint64_t data);
-  void give_back_bid(std::uint32_t bid);
+  unsigned buffers_taken(const io_uring_cqe* cqe) const;
+  std::uint32_t taken_bid(unsigned i) const;
+  void give_back_taken(unsigned n);
   // The older path: one recv per read, into a pooled buffer.
   io_result receive_pooled(fd_slot& s, received& into, deadline until);
   // A multishot recv still in the kernel whose slot was closed (forward null: its completions
@@ -217,11 +228,21 @@ class uring_reactor final : public reactor {
   buffer_pool pool_;  ///< the older path's buffers
   // The provided buffer ring (multishot_): ring_count_ buffers of ring_size_ bytes at bufs_.
   bool multishot_ = false;
+  // Where the kernel takes a limit on the bytes one multishot recv brings (IORING_RECV_MSHOT_LIM,
+  // in sqe->optlen; newer than bundles), the recv ends there and is re-armed once its buffers are
+  // handed out, so a connection whose service stops receiving holds about max_queued_ full
+  // buffers. Otherwise it is paused after the fact (see on_recv()), when the kernel may have
+  // filled many more. Bundles fill many buffers per completion (over 200 of 512 here at one
+  // re-arm), so they are used only with the limit. A kernel without it refuses the arming (-EINVAL,
+  // before any bytes): then both are off.
+  bool bundles_ = false;
+  std::uint32_t recv_limit_ = 0;
   io_uring_buf_ring* br_ = nullptr;
   char* bufs_ = nullptr;
   std::size_t ring_count_ = 0;
   std::size_t ring_size_ = 0;
   std::size_t ring_lent_ = 0;          ///< taken by the kernel, not yet given back
+  std::uint32_t ring_head_ = 0;        ///< ring entries the kernel has taken (in completions seen)
   std::vector<std::int32_t> next_;     ///< per bid: the next bid queued for the same fd
   std::vector<std::uint32_t> length_;  ///< per bid: the bytes received into it
   std::uint32_t max_queued_ = 1;

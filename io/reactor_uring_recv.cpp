@@ -92,6 +92,10 @@ void uring_reactor::arm_recv(fd_slot& s) {
   }
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_recv_multishot(sqe, s.fd, nullptr, 0, 0);
+  if (bundles_) sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+  // The kernel field for this limit is `optlen`; liburing 2.3 names the same word file_index.
+  sqe->file_index = recv_limit_;
+  s.s.limited = recv_limit_ != 0;
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = buffer_group;
   io_uring_sqe_set_data64(sqe, recv_data(s, s.s.generation));
@@ -135,6 +139,11 @@ io_result uring_reactor::receive_multishot(fd_slot& slot, received& into, deadli
       }
       continue;
     } else if (r == -EINVAL && !s.ever_received) {
+      if (s.limited) {  // no limit in this kernel: arm as before it, without bundles
+        recv_limit_ = 0;
+        bundles_ = false;
+        continue;
+      }
       multishot_ = false;  // no multishot recv in this kernel
       return r;
     } else if (r != 0) {
@@ -191,31 +200,37 @@ void uring_reactor::returned_to_ring(unsigned n) {
 
 void uring_reactor::on_recv(const io_uring_cqe* cqe, std::uint64_t data) {
   const bool more = cqe->flags & IORING_CQE_F_MORE;
-  const bool has_buffer = cqe->flags & IORING_CQE_F_BUFFER;
-  const auto bid = static_cast<std::uint32_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-  if (has_buffer) ++ring_lent_;
+  const unsigned taken = buffers_taken(cqe);
+  ring_lent_ += taken;
   fd_slot* slot = reinterpret_cast<fd_slot*>(data & slot_address_bits);
   if (!orphans_.empty()) {
     if (orphan* o = find_orphan(data)) {  // closed (or moved) while armed
       slot = o->forward;
       if (!more) std::erase_if(orphans_, [data](const orphan& x) { return x.data == data; });
       if (slot == nullptr) {
-        if (has_buffer) give_back_bid(bid);
+        give_back_taken(taken);
         return;
       }
     }
   }
   fd_slot::state* s = &slot->s;
-  if (cqe->res > 0 && has_buffer) {
-    length_[bid] = static_cast<std::uint32_t>(cqe->res);
-    next_[bid] = -1;
-    if (s->tail >= 0) {
-      next_[static_cast<std::size_t>(s->tail)] = static_cast<std::int32_t>(bid);
-    } else {
-      s->head = static_cast<std::int16_t>(bid);
+  if (cqe->res > 0 && taken != 0) {
+    // Every buffer but the last is full (a bundle fills them in turn).
+    auto left = static_cast<std::uint32_t>(cqe->res);
+    for (unsigned i = 0; i < taken; ++i) {
+      const std::uint32_t bid = taken_bid(i);
+      length_[bid] = std::min(left, static_cast<std::uint32_t>(ring_size_));
+      left -= length_[bid];
+      next_[bid] = -1;
+      if (s->tail >= 0) {
+        next_[static_cast<std::size_t>(s->tail)] = static_cast<std::int32_t>(bid);
+      } else {
+        s->head = static_cast<std::int16_t>(bid);
+      }
+      s->tail = static_cast<std::int16_t>(bid);
     }
-    s->tail = static_cast<std::int16_t>(bid);
-    ++s->queued;
+    ring_head_ += taken;
+    s->queued = static_cast<std::uint16_t>(s->queued + taken);
     s->ever_received = true;
     io_counters::add(counters_->recv_completions, 1);
     io_counters::add(counters_->recv_bytes, static_cast<std::uint64_t>(cqe->res));
@@ -223,8 +238,8 @@ void uring_reactor::on_recv(const io_uring_cqe* cqe, std::uint64_t data) {
       cancel_recv(data);
       s->paused = true;
     }
-  } else if (has_buffer) {
-    give_back_bid(bid);
+  } else {
+    give_back_taken(taken);
   }
   if (!more) {
     s->armed = false;
@@ -241,9 +256,38 @@ void uring_reactor::on_recv(const io_uring_cqe* cqe, std::uint64_t data) {
   if (s->reader != nullptr) scheduler::current()->wake(s->reader);
 }
 
-void uring_reactor::give_back_bid(std::uint32_t bid) {
-  ring_add(bid, 0);
-  returned_to_ring(1);
+// The ring entries a completion took from the head. Without bundles, the one it names. A bundle
+// fills whole buffers in ring order, the last perhaps in part; one that brought no bytes took none
+// (the kernel put its pick back and committed nothing).
+unsigned uring_reactor::buffers_taken(const io_uring_cqe* cqe) const {
+  if (!(cqe->flags & IORING_CQE_F_BUFFER)) return 0;
+  const unsigned n = !bundles_ ? 1U
+                     : cqe->res <= 0
+                         ? 0U
+                         : static_cast<unsigned>(
+                               (static_cast<std::size_t>(cqe->res) + ring_size_ - 1) / ring_size_);
+  // The kernel takes entries in ring order, so the first is the one at the head seen so far. A
+  // mismatch would hand one connection's bytes to another: stop rather than serve them.
+  if (n != 0 && taken_bid(0) != cqe->flags >> IORING_CQE_BUFFER_SHIFT) {
+    std::fprintf(stderr, "io_uring reactor: buffer %u completed, %u expected at the ring's head\n",
+                 cqe->flags >> IORING_CQE_BUFFER_SHIFT, taken_bid(0));
+    std::abort();
+  }
+  return n;
+}
+
+// The i-th buffer from the head. An entry is overwritten only when a buffer is given back, at the
+// tail; buffers given back plus those still in the ring never outnumber the ring, so the tail stays
+// behind every entry taken by a completion not yet seen.
+std::uint32_t uring_reactor::taken_bid(unsigned i) const {
+  const unsigned mask = io_uring_buf_ring_mask(static_cast<unsigned>(ring_count_));
+  return br_->bufs[(ring_head_ + i) & mask].bid;
+}
+
+void uring_reactor::give_back_taken(unsigned n) {
+  for (unsigned i = 0; i < n; ++i) ring_add(taken_bid(i), i);
+  ring_head_ += n;
+  if (n != 0) returned_to_ring(n);
 }
 
 // MSG_DONTWAIT makes a recv on an
