@@ -180,7 +180,7 @@ void uring_reactor::forget(fd_slot& s) {
     }
   }
   if (s.s.armed && !forwarded) {
-    const std::uint64_t data = recv_data(s, s.s.generation);
+    const std::uint64_t data = recv_data(s, s.s);
     cancel_recv(data);
     orphans_.push_back({data, nullptr});
   }
@@ -206,7 +206,7 @@ void uring_reactor::moved(fd_slot& from, fd_slot& to) {
     }
   }
   if (to.s.armed && !forwarded) {
-    const std::uint64_t data = recv_data(from, to.s.generation);
+    const std::uint64_t data = recv_data(from, to.s);
     cancel_recv(data);
     orphans_.push_back({data, &to});
     to.s.paused = true;  // so its -ECANCELED end is ours, not an error to report
@@ -279,7 +279,7 @@ void uring_reactor::reap() {
       wake_armed_ = false;
       continue;
     }
-    if ((data & 7) == recv_tag) {
+    if ((data & 3) == recv_tag) {
       on_recv(cqe, data);
       continue;
     }

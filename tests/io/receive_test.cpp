@@ -95,8 +95,9 @@ TEST_P(receive_test, a_pipelined_burst_is_answered_whole_and_in_order) {
   EXPECT_EQ(lent_after, 0U) << "a buffer was not given back";
 }
 
-// On io_uring with recv bundles (6.10+, probed), one completion fills several buffers of a large
-// message; without them, one buffer each.
+// On io_uring with recv bundles (6.10+, probed), a connection that fills whole buffers is re-armed
+// as a bundle (after 1/16 of the ring's bytes), and then one completion fills several buffers of a
+// large message; without them, one buffer each.
 TEST_P(receive_test, large_messages_leave_whole_and_in_order) {
   const std::string big = pattern(300'000, 3);
   std::string back;
@@ -113,7 +114,7 @@ TEST_P(receive_test, large_messages_leave_whole_and_in_order) {
       echo_lent(server);
       done = true;
     });
-    for (int round = 0; round < 3; ++round) {
+    for (int round = 0; round < 6; ++round) {
       ASSERT_EQ(client.write_all(big.data(), big.size()), static_cast<io_result>(big.size()));
       back.assign(big.size(), '\0');
       ASSERT_EQ(client.read_exact(back.data(), back.size(), clock::now() + 20s),
@@ -297,7 +298,10 @@ TEST_P(receive_test, a_connection_closed_while_its_recv_is_armed_leaves_nothing_
 // move repoints them (epoll), or forwards the armed recv's last completions, queued bytes
 // included, to the new address (io_uring). Every byte arrives, in order, and nothing stays lent.
 TEST_P(receive_test, a_stream_moved_while_its_recv_is_armed_loses_and_reorders_nothing) {
-  const std::string sent = pattern(256 * 1024, 3);
+  const std::string sent = pattern(1024 * 1024, 3);
+  // Past one arming's byte limit, so that where the kernel has recv bundles the recv that is
+  // moved was armed as one.
+  constexpr std::size_t bulk = 640 * 1024;
   std::string got;
   bool back_in_time = false;
   run_with({}, [&] {
@@ -310,17 +314,20 @@ TEST_P(receive_test, a_stream_moved_while_its_recv_is_armed_loses_and_reorders_n
       for (const chunk& c : in.chunks()) got.append(c.data, c.size);
       in.clear();
     };
-    ASSERT_EQ(client.write_all(sent.data(), 100), 100);
-    ASSERT_GT(conn->receive(in, clock::now() + 10s), 0);  // registers, and arms the recv
-    take();
-    ASSERT_EQ(client.write_all(sent.data() + 100, 1000), 1000);
+    scheduler::current()->spawn([&] { client.write_all(sent.data(), bulk, clock::now() + 20s); });
+    while (got.size() < bulk) {  // registers, and arms the recv
+      ASSERT_GT(conn->receive(in, clock::now() + 10s), 0);
+      take();
+    }
+    ASSERT_EQ(client.write_all(sent.data() + bulk, 1000), 1000);
     scheduler::current()->sleep_for(2ms);  // now queued for the stream, or in flight
     for (int hop = 0; hop < 3; ++hop) {    // each to a new address; the old one is freed
       auto next = std::make_unique<stream>(std::move(*conn));
       conn = std::move(next);
     }
-    scheduler::current()->spawn(
-        [&] { client.write_all(sent.data() + 1100, sent.size() - 1100, clock::now() + 20s); });
+    scheduler::current()->spawn([&] {
+      client.write_all(sent.data() + bulk + 1000, sent.size() - bulk - 1000, clock::now() + 20s);
+    });
     while (got.size() < sent.size()) {
       if (conn->receive(in, clock::now() + 20s) <= 0) break;
       take();
