@@ -235,6 +235,7 @@ server_config parse_server_config(std::string_view json_text, std::string_view s
     r.fail("io_uring_entries", "must be a power of two, got " + std::to_string(c.io_uring_entries));
   }
   r.read_bool("io_uring_multishot", c.io_uring_multishot);
+  r.read_bool("io_uring_recv_bundles", c.io_uring_recv_bundles);
   r.read_uint("io_uring_buffers", c.io_uring_buffers, 1, 32768);
   if (!is_power_of_two(c.io_uring_buffers)) {  // the kernel's buffer ring requires it
     r.fail("io_uring_buffers", "must be a power of two, got " + std::to_string(c.io_uring_buffers));
@@ -278,6 +279,7 @@ nlohmann::ordered_json ordered(const server_config& c) {
   j["tcp_nodelay"] = c.tcp_nodelay;
   j["io_uring_entries"] = c.io_uring_entries;
   j["io_uring_multishot"] = c.io_uring_multishot;
+  j["io_uring_recv_bundles"] = c.io_uring_recv_bundles;
   j["io_uring_buffers"] = c.io_uring_buffers;
   j["io_uring_buffer_size"] = format_size(c.io_uring_buffer_size);
   switch (c.cpu_affinity) {

@@ -64,6 +64,7 @@ struct server_config {
   // io_uring receives: multishot recv into a per-thread ring of io_uring_buffers buffers (a power
   // of two, 1..32768) of io_uring_buffer_size bytes (512B..1MiB); false: one recv per read.
   bool io_uring_multishot = true;
+  bool io_uring_recv_bundles = true;  // one completion may fill several buffers (kernel 6.10+)
   unsigned io_uring_buffers = 512;
   std::uint64_t io_uring_buffer_size = 16 * 1024;
   cpu_affinity_mode cpu_affinity = cpu_affinity_mode::none;

@@ -81,9 +81,13 @@ std::unique_ptr<reactor> make_reactor(backend_kind resolved, const reactor_optio
 #if ECHOD_HAVE_IO_URING
   if (resolved == backend_kind::io_uring) {
     reactor_options o = opts;
-    // The test harness's switch for running every suite again on the older io_uring path.
+    // The test harness's switches for running suites again on the older io_uring paths.
     if (const char* e = std::getenv("ECHOD_IO_URING_MULTISHOT"); e && std::string_view(e) == "0") {
       o.multishot = false;
+    }
+    if (const char* e = std::getenv("ECHOD_IO_URING_RECV_BUNDLES");
+        e && std::string_view(e) == "0") {
+      o.recv_bundles = false;
     }
     return make_uring_reactor(o);
   }

@@ -29,6 +29,9 @@ struct reactor_options {
   /// ECHOD_IO_URING_MULTISHOT=0, which tests use to run the older path) or a kernel without buffer
   /// rings: one recv per read into the pool.
   bool multishot = true;
+  /// With multishot: recv bundles where the kernel has them (6.10+), so one completion may fill
+  /// several buffers. False (or ECHOD_IO_URING_RECV_BUNDLES=0): one buffer per completion.
+  bool recv_bundles = true;
   unsigned ring_buffers = 512;
   std::size_t ring_buffer_size = 16 * 1024;
   io_counters* counters = nullptr;  ///< where the reactor counts (null: its own set)

@@ -112,6 +112,9 @@ class fd_slot {
     bool paused : 1 = false;         ///< io_uring: cancelled, too much queued; re-armed once taken
     bool eof : 1 = false;            ///< io_uring: end of stream, after the queued bytes
     bool ever_received : 1 = false;  ///< io_uring: -EINVAL after bytes is not "unsupported"
+    bool limited : 1 = false;        ///< io_uring: the recv was armed with a byte limit
+    bool bundled : 1 = false;        ///< io_uring: ... and as a recv bundle
+    bool bulk : 1 = false;           ///< io_uring: a completion filled a buffer since the arming
   } s;
   reactor* owner = nullptr;  ///< the reactor that holds pointers to this slot, if any
 

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
@@ -76,6 +77,11 @@ uring_reactor::uring_reactor(const reactor_options& opts)
     throw std::system_error(errno, std::generic_category(), "eventfd");
   }
   if (opts.multishot) setup_buffer_ring(opts.ring_buffers, opts.ring_buffer_size);
+  if (multishot_) {
+    recv_limit_ =
+        static_cast<std::uint32_t>(std::min<std::size_t>(max_queued_ * ring_size_, 1U << 30));
+    bundles_ = opts.recv_bundles && (ring_.features & IORING_FEAT_RECVSEND_BUNDLE);
+  }
   multishot_accept_ = opts.multishot;
 }
 
@@ -174,7 +180,7 @@ void uring_reactor::forget(fd_slot& s) {
     }
   }
   if (s.s.armed && !forwarded) {
-    const std::uint64_t data = recv_data(s, s.s.generation);
+    const std::uint64_t data = recv_data(s, s.s);
     cancel_recv(data);
     orphans_.push_back({data, nullptr});
   }
@@ -200,7 +206,7 @@ void uring_reactor::moved(fd_slot& from, fd_slot& to) {
     }
   }
   if (to.s.armed && !forwarded) {
-    const std::uint64_t data = recv_data(from, to.s.generation);
+    const std::uint64_t data = recv_data(from, to.s);
     cancel_recv(data);
     orphans_.push_back({data, &to});
     to.s.paused = true;  // so its -ECANCELED end is ours, not an error to report
@@ -273,7 +279,7 @@ void uring_reactor::reap() {
       wake_armed_ = false;
       continue;
     }
-    if ((data & 7) == recv_tag) {
+    if ((data & 3) == recv_tag) {
       on_recv(cqe, data);
       continue;
     }

@@ -19,6 +19,15 @@
 #include "io/reactor.hpp"
 #include "runtime/scheduler.hpp"
 
+// Recv bundles (kernel 6.10+): one completion of a multishot recv may fill several buffers, taken
+// in ring order. Debian 12's liburing (2.3) predates them, so the two values are named here.
+#ifndef IORING_RECVSEND_BUNDLE
+#define IORING_RECVSEND_BUNDLE (1U << 4)
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
+
 namespace echod::io::uring {
 
 using runtime::coroutine;
@@ -30,13 +39,19 @@ using runtime::wake_reason;
 // read interrupt() completes.
 inline constexpr std::uint64_t ignored_completion = 0;
 inline constexpr std::uint64_t wake_completion = 1;
-// A multishot recv: (generation << 48 | its fd_slot's address | recv_tag). A slot closed while
-// its recv is armed leaves that value in orphans_ until the recv's last completion, which then
-// only gives its buffer back; the generation keeps a new slot at the same address apart from it.
+// A multishot recv: (generation << 48 | its fd_slot's address | recv_bundle if armed as a bundle |
+// recv_tag). A slot closed while its recv is armed leaves that value in orphans_ until the recv's
+// last completion, which then only gives its buffers back; the generation keeps a new slot at the
+// same address apart from it. The bundle bit says how a completion counts its buffers without
+// touching the slot, a cache miss per completion when it is read first.
 inline constexpr std::uint64_t recv_tag = 2;
+inline constexpr std::uint64_t recv_bundle = 4;
 inline constexpr std::uint64_t slot_address_bits = (std::uint64_t{1} << 48) - 8;
-inline std::uint64_t recv_data(const fd_slot& s, std::uint16_t generation) {
-  return std::uint64_t{generation} << 48 | reinterpret_cast<std::uintptr_t>(&s) | recv_tag;
+// `at` is where the recv was armed; `armed` the state it was armed with (after a move, the new
+// slot's: the old one is already cleared).
+inline std::uint64_t recv_data(const fd_slot& at, const fd_slot::state& armed) {
+  return std::uint64_t{armed.generation} << 48 | reinterpret_cast<std::uintptr_t>(&at) |
+         (armed.bundled ? recv_bundle : 0) | recv_tag;
 }
 
 // A multishot accept: (generation << 32 | listener fd << 3 | accept_tag), for the same reason.
@@ -146,7 +161,9 @@ class uring_reactor final : public reactor {
   void ring_add(std::uint32_t bid, unsigned offset);
   void returned_to_ring(unsigned n);
   void on_recv(const io_uring_cqe* cqe, std::uint64_t data);
-  void give_back_bid(std::uint32_t bid);
+  unsigned buffers_taken(const io_uring_cqe* cqe, bool bundled) const;
+  std::uint32_t taken_bid(const io_uring_cqe* cqe, unsigned i) const;
+  void give_back_taken(const io_uring_cqe* cqe, unsigned n);
   // The older path: one recv per read, into a pooled buffer.
   io_result receive_pooled(fd_slot& s, received& into, deadline until);
   // A multishot recv still in the kernel whose slot was closed (forward null: its completions
@@ -217,11 +234,23 @@ class uring_reactor final : public reactor {
   buffer_pool pool_;  ///< the older path's buffers
   // The provided buffer ring (multishot_): ring_count_ buffers of ring_size_ bytes at bufs_.
   bool multishot_ = false;
+  // Where the kernel takes a limit on the bytes one multishot recv brings (IORING_RECV_MSHOT_LIM,
+  // in sqe->optlen; newer than bundles), the recv ends there and is re-armed once its buffers are
+  // handed out, so a connection whose service stops receiving holds about max_queued_ full
+  // buffers. Otherwise it is paused after the fact (see on_recv()), when the kernel may have
+  // filled many more. Bundles fill many buffers per completion (over 200 of 512 here at one
+  // re-arm), so they are used only with the limit. A kernel without it refuses the arming (-EINVAL,
+  // before any bytes): then both are off. A recv is armed as a bundle only for a connection that
+  // filled a whole buffer since its last arming: for small messages a bundle costs more in the
+  // kernel than it saves (see arm_recv()).
+  bool bundles_ = false;
+  std::uint32_t recv_limit_ = 0;
   io_uring_buf_ring* br_ = nullptr;
   char* bufs_ = nullptr;
   std::size_t ring_count_ = 0;
   std::size_t ring_size_ = 0;
   std::size_t ring_lent_ = 0;          ///< taken by the kernel, not yet given back
+  std::uint32_t ring_head_ = 0;        ///< ring entries the kernel has taken (in completions seen)
   std::vector<std::int32_t> next_;     ///< per bid: the next bid queued for the same fd
   std::vector<std::uint32_t> length_;  ///< per bid: the bytes received into it
   std::uint32_t max_queued_ = 1;

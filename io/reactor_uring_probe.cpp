@@ -90,6 +90,7 @@ io_uring_probe run_io_uring_probe() {
       {IORING_FEAT_NODROP, "NODROP"},
       {IORING_FEAT_EXT_ARG, "EXT_ARG"},
       {IORING_FEAT_SUBMIT_STABLE, "SUBMIT_STABLE"},
+      {IORING_FEAT_RECVSEND_BUNDLE, "RECVSEND_BUNDLE"},
   };
   for (const auto& [bit, name] : named) {
     if (feats & bit) result.features.push_back(name);

@@ -24,6 +24,7 @@ worker_options make_worker_options(const config::server_config& cfg, std::vector
   // Enough to absorb bursts without going to malloc; spare buffers beyond it are freed.
   o.reactor.cached_buffers = std::min<std::size_t>(cfg.coroutines, 64);
   o.reactor.multishot = cfg.io_uring_multishot;
+  o.reactor.recv_bundles = cfg.io_uring_recv_bundles;
   o.reactor.ring_buffers = cfg.io_uring_buffers;
   o.reactor.ring_buffer_size = cfg.io_uring_buffer_size;
 

@@ -48,6 +48,7 @@ TEST(server_config, empty_object_gives_the_defaults) {
   EXPECT_TRUE(c.tcp_nodelay);
   EXPECT_EQ(c.io_uring_entries, 1024U);
   EXPECT_TRUE(c.io_uring_multishot);
+  EXPECT_TRUE(c.io_uring_recv_bundles);
   EXPECT_EQ(c.io_uring_buffers, 512U);
   EXPECT_EQ(c.io_uring_buffer_size, 16384U);
   EXPECT_EQ(c.cpu_affinity, cpu_affinity_mode::none);
@@ -107,6 +108,7 @@ TEST(server_config, round_trips_through_to_json) {
   c.tcp_nodelay = false;
   c.io_uring_entries = 8;
   c.io_uring_multishot = false;
+  c.io_uring_recv_bundles = false;
   c.io_uring_buffers = 1;
   c.io_uring_buffer_size = 1 << 20;
   c.cpu_affinity = cpu_affinity_mode::list;
@@ -160,9 +162,9 @@ TEST(server_config, unknown_keys_including_nested) {
   EXPECT_EQ(error_of(R"({"proceses": 4})"),
             "echod.json: proceses: unknown key (known: listen, service, backend, processes, "
             "threads, coroutines, stack_size, buffer_size, idle_timeout, shutdown_timeout, "
-            "backlog, tcp_nodelay, io_uring_entries, io_uring_multishot, io_uring_buffers, "
-            "io_uring_buffer_size, cpu_affinity, log_level, http, overload, admin, pid_file, "
-            "upgrade_timeout)");
+            "backlog, tcp_nodelay, io_uring_entries, io_uring_multishot, io_uring_recv_bundles, "
+            "io_uring_buffers, io_uring_buffer_size, cpu_affinity, log_level, http, overload, "
+            "admin, pid_file, upgrade_timeout)");
   EXPECT_EQ(error_of(R"({"overload": {"grace": 1}})"),
             "echod.json: overload.grace: unknown key (known: enabled, threshold_percent, "
             "idle_grace)");

@@ -16,7 +16,8 @@ using namespace std::chrono_literals;
 TEST(worker_options, buffers_and_scheduler_threads_get_their_fields) {
   const auto cfg = config::parse_server_config(
       R"({"threads": 3, "coroutines": 10, "stack_size": "128KiB", "buffer_size": "8KiB",
-          "io_uring_entries": 256, "io_uring_multishot": false, "io_uring_buffers": 64,
+          "io_uring_entries": 256, "io_uring_multishot": false, "io_uring_recv_bundles": false,
+          "io_uring_buffers": 64,
           "io_uring_buffer_size": "4KiB"})",
       "<test>");
   const worker_options o = make_worker_options(cfg, {7, 8}, {2, 3, 4});
@@ -28,6 +29,7 @@ TEST(worker_options, buffers_and_scheduler_threads_get_their_fields) {
   EXPECT_EQ(o.reactor.cached_buffers, 10u);  // at most coroutines (and 64)
   EXPECT_EQ(o.reactor.ring_entries, 256u);
   EXPECT_FALSE(o.reactor.multishot);
+  EXPECT_FALSE(o.reactor.recv_bundles);
   EXPECT_EQ(o.reactor.ring_buffers, 64u);
   EXPECT_EQ(o.reactor.ring_buffer_size, 4u * 1024);
   EXPECT_EQ(o.plan.listen_fds, (std::vector<int>{7, 8}));
