@@ -242,6 +242,8 @@ void scheduler::run_ready() {
   }
 }
 
+bool scheduler::timer_due() const { return !timers_.empty() && timers_.earliest() <= clock::now(); }
+
 void scheduler::fire_timers() {
   if (timers_.empty()) return;
   const deadline now = clock::now();
@@ -269,7 +271,14 @@ std::chrono::nanoseconds scheduler::poll_timeout() const {
 void scheduler::turn(std::chrono::nanoseconds max_wait, mail m) {
   if (m == mail::take && mailbox_ready_.load(std::memory_order_acquire)) drain_mailbox();
   run_ready();
-  fire_timers();
+  // A deadline that passed while coroutines ran (or while the thread was off the CPU) fires only
+  // after a non-blocking poll: I/O that completed before it then wakes its coroutine first, so a
+  // reader whose bytes came in time is not timed out because the loop was late to look.
+  if (timer_due()) {
+    io_->poll(std::chrono::nanoseconds::zero());
+    busy_turns_ = 0;
+    fire_timers();
+  }
   if (live_ == 0) return;
   // While coroutines are ready, a non-blocking poll is a syscall that mostly finds nothing:
   // poll every few busy turns (I/O waits at most that many turns), and always before sleeping.

@@ -113,6 +113,7 @@ class scheduler {
   /// coroutine is ready), and the timers that came due meanwhile.
   void turn(std::chrono::nanoseconds max_wait, mail m);
   void run_ready();
+  bool timer_due() const;
   void fire_timers();
   void drain_mailbox();
   void finish(coroutine* c);

@@ -339,6 +339,9 @@ int run_master(const config_source& source, const config::server_config& cfg, ow
   set_process_title("echod: master");
   init_logging("master", cfg.log_level);
   ignore_signals({SIGPIPE});
+  // Blocked now, not when the master's signalfd opens: the pid_file and "listening on" come
+  // first, and a reload (SIGHUP) sent as soon as either shows would otherwise end the process.
+  block_signals(master_detail::master_signals);
 
   const auto backend = check_machine(cfg);
   if (!backend) {

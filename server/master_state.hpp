@@ -4,12 +4,14 @@
 // Not for use outside the master.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <list>
 #include <string>
 #include <vector>
@@ -32,6 +34,10 @@
 #include "server/stats.hpp"
 
 namespace echod::server::master_detail {
+
+// The signals the master reads from its signalfd (see master_loop.cpp).
+inline constexpr std::initializer_list<int> master_signals{SIGTERM, SIGINT,  SIGQUIT, SIGHUP,
+                                                           SIGUSR1, SIGUSR2, SIGCHLD};
 
 using clock = std::chrono::steady_clock;
 constexpr auto never = clock::time_point::max();
@@ -101,7 +107,7 @@ class master {
          server::pid_file pid, own_command self, const takeover& from)
       : source_(std::move(source)),
         listeners_(std::move(listeners)),
-        signals_({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}),
+        signals_(master_signals),
         counters_(counter_slots),
         admin_(sched_, [this] { return snapshot(); }),
         admin_spec_(std::move(admin_spec)),

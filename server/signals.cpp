@@ -27,11 +27,16 @@ void set_action(std::initializer_list<int> signals, void (*handler)(int)) {
 
 }  // namespace
 
-signal_reader::signal_reader(std::initializer_list<int> signals) {
+void block_signals(std::initializer_list<int> signals) {
   const sigset_t set = set_of(signals);
   if (const int e = pthread_sigmask(SIG_BLOCK, &set, nullptr); e != 0) {
     throw std::system_error(e, std::generic_category(), "pthread_sigmask");
   }
+}
+
+signal_reader::signal_reader(std::initializer_list<int> signals) {
+  block_signals(signals);
+  const sigset_t set = set_of(signals);
   fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
 }

@@ -28,6 +28,9 @@ class signal_reader {
   int fd_ = -1;
 };
 
+/// Blocks `signals` in the calling thread, so that one sent before its signal_reader exists stays
+/// pending instead of taking its default action (for most, ending the process).
+void block_signals(std::initializer_list<int> signals);
 /// Sets `signals` to SIG_IGN (pending ones are discarded) and unblocks them.
 void ignore_signals(std::initializer_list<int> signals);
 /// Restores the default action of `signals` and unblocks them.

@@ -421,6 +421,21 @@ TEST_F(scheduler_test, while_coroutines_stay_ready_the_poller_runs_every_16th_tu
   EXPECT_LE(timeouts.size(), static_cast<std::size_t>(turns / 16 + 1));
 }
 
+// The thread is held past a parked coroutine's deadline after its I/O completed (a long-running
+// coroutine here; preemption in life): the completion, there before the deadline, wins.
+TEST_F(scheduler_test, a_completion_that_came_before_a_late_deadline_wins_over_it) {
+  auto sched = make_scheduler();
+  fake_poller& p = fake();
+  wake_reason seen = wake_reason::timed_out;
+  coroutine* reader = sched->spawn([&] { seen = this_coroutine::park(clock::now() + 10ms); });
+  sched->spawn([&] {
+    p.complete(reader);                 // the bytes arrive in time...
+    std::this_thread::sleep_for(50ms);  // ...but the loop looks only later
+  });
+  sched->run();
+  EXPECT_EQ(seen, wake_reason::woken);
+}
+
 TEST_F(scheduler_test, a_timer_ends_the_poll_at_its_deadline) {
   auto sched = make_scheduler();
   wake_reason seen = wake_reason::woken;

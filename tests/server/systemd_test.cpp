@@ -248,6 +248,24 @@ TEST_P(systemd_test, pid_file_is_written_moved_by_a_reload_and_removed_at_exit) 
   EXPECT_EQ(files_in(dir), (std::vector<std::string>{"echod.json"}));
 }
 
+// A supervisor may reload as soon as the pid_file shows: the master has its signals blocked by
+// then, so the SIGHUP waits for its signalfd instead of ending the process (it once did, when
+// it came between the pid_file and the master's loop).
+TEST_P(systemd_test, a_reload_sent_as_soon_as_the_pid_file_shows_reloads) {
+  temp_config file("{}");
+  const std::string pid_path =
+      std::filesystem::path(file.path()).parent_path().string() + "/echod.pid";
+  file.write(config_json(GetParam(), 1, R"("pid_file": ")" + pid_path + "\""));
+  echod_process e({"-c", file.path()}, false);
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!std::filesystem::exists(pid_path) && std::chrono::steady_clock::now() < until) {
+  }
+  ASSERT_TRUE(std::filesystem::exists(pid_path)) << e.final_log();
+  e.proc().signal(SIGHUP);
+  ASSERT_TRUE(e.wait_log("reload complete: generation 2")) << e.final_log();
+  EXPECT_EQ(exit_of(e.stop(SIGTERM, 10s)), "exited 0") << e.log();
+}
+
 TEST(systemd_pid_file, an_unwritable_pid_file_is_an_error_naming_the_field) {
   echod_process e({"--set", "listen=127.0.0.1:0", "--set", "backend=epoll", "--set",
                    "pid_file=/nonexistent/echod.pid"},
