@@ -82,13 +82,12 @@ std::unique_ptr<reactor> make_reactor(backend_kind resolved, const reactor_optio
   if (resolved == backend_kind::io_uring) {
     reactor_options o = opts;
     // The test harness's switches for running suites again on the older io_uring paths.
-    if (const char* e = std::getenv("ECHOD_IO_URING_MULTISHOT"); e && std::string_view(e) == "0") {
-      o.multishot = false;
-    }
-    if (const char* e = std::getenv("ECHOD_IO_URING_RECV_BUNDLES");
-        e && std::string_view(e) == "0") {
-      o.recv_bundles = false;
-    }
+    const auto switched_off = [](const char* name) {
+      const char* e = std::getenv(name);
+      return e != nullptr && std::string_view(e) == "0";
+    };
+    if (switched_off("ECHOD_IO_URING_MULTISHOT")) o.multishot = false;
+    if (switched_off("ECHOD_IO_URING_RECV_BUNDLES")) o.recv_bundles = false;
     return make_uring_reactor(o);
   }
 #endif
